@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/* Atomic writes (tmp + fsync + rename + dir fsync) and capped reads. */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+
+static int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+int
+fnwm_atomic_write(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char dir[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX];
+	int fd, dfd, saved;
+
+	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir ||
+	    snprintf(base, sizeof base, "%s", path) >= (int)sizeof base) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	if (snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dirname(dir),
+	        basename(base)) >= (int)sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd == -1)
+		return (-1);
+	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
+	    fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto fail;
+	/* The rename itself is durable only once the directory is synced. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd != -1) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return (0);
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return (-1);
+}
+
+int
+fnwm_read_file(const char *path, size_t max, char **out, size_t *outlen)
+{
+	struct stat st;
+	size_t cap, len = 0;
+	char *buf;
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd == -1)
+		return (-1);
+	if (fstat(fd, &st) == -1)
+		goto fail_fd;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail_fd;
+	}
+	if ((size_t)st.st_size > max) {
+		errno = EFBIG;
+		goto fail_fd;
+	}
+	cap = (size_t)st.st_size + 1;
+	buf = malloc(cap + 1);
+	if (buf == NULL)
+		goto fail_fd;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			free(buf);
+			close(fd);
+			errno = saved;
+			return (-1);
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap) {
+			/* The file grew since fstat: allow up to max. */
+			char *nb;
+
+			if (cap > max) {
+				free(buf);
+				close(fd);
+				errno = EFBIG;
+				return (-1);
+			}
+			cap *= 2;
+			nb = realloc(buf, cap + 1);
+			if (nb == NULL) {
+				free(buf);
+				goto fail_fd;
+			}
+			buf = nb;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	*out = buf;
+	if (outlen != NULL)
+		*outlen = len;
+	return (0);
+fail_fd:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (-1);
+}
+
+int
+fnwm_mkdirs(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX], *p;
+	struct stat st;
+
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return (-1);
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1) {
+		if (errno != EEXIST)
+			return (-1);
+		if (stat(buf, &st) == -1)
+			return (-1);
+		if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			return (-1);
+		}
+	}
+	return (0);
+}

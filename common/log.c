@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* Logging to stderr, one line per event, OpenBSD log.c style. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+int fnwm_log_verbosity = FNWM_LOG_INFO;
+static const char *log_role = "fnwm";
+static char log_tag[64];
+
+void
+fnwm_log_init(const char *role, int verbosity)
+{
+	log_role = role;
+	fnwm_log_verbosity = verbosity;
+}
+
+void
+fnwm_log_set_tag(const char *tag)
+{
+	snprintf(log_tag, sizeof log_tag, "%s", tag ? tag : "");
+}
+
+/* Formats the whole line first so that one write(2) carries it. */
+static void
+log_vemit(const char *level, const char *fmt, va_list ap, const char *err)
+{
+	char line[2048];
+	struct timespec ts;
+	struct tm tm;
+	int n, m;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof line,
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld]%s%s %s: ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, ts.tv_nsec / 1000000L, log_role, (long)getpid(),
+	    log_tag[0] ? " " : "", log_tag, level);
+	if (n < 0 || (size_t)n >= sizeof line)
+		n = 0;
+	m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	if (m < 0)
+		m = 0;
+	n = (size_t)(n + m) >= sizeof line - 2 ? (int)sizeof line - 2 : n + m;
+	if (err != NULL) {
+		m = snprintf(line + n, sizeof line - (size_t)n - 1, ": %s",
+		    err);
+		if (m > 0)
+			n = (size_t)(n + m) >= sizeof line - 2
+			    ? (int)sizeof line - 2
+			    : n + m;
+	}
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	log_vemit("warning", fmt, ap, strerror(saved));
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit("warning", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fnwm_log_verbosity < FNWM_LOG_INFO)
+		return;
+	va_start(ap, fmt);
+	log_vemit("info", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_debug_(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit("debug", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	log_vemit("fatal", fmt, ap, strerror(saved));
+	va_end(ap);
+	exit(111);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit("fatal", fmt, ap, NULL);
+	va_end(ap);
+	exit(111);
+}
+
+void
+fnwm_assert_fail(const char *expr, const char *file, int line)
+{
+	log_warnx("assertion failed: %s at %s:%d", expr, file, line);
+	abort();
+}
+
+char *
+log_safe(char *dst, size_t dstsz, const void *src, size_t len)
+{
+	const unsigned char *s = src;
+	size_t i, o = 0;
+
+	if (dstsz == 0)
+		return (dst);
+	for (i = 0; i < len; i++) {
+		unsigned char c = s[i];
+		size_t need = (c >= 0x20 && c < 0x7f && c != '\\') ? 1 : 4;
+
+		if (o + need + 4 > dstsz) {
+			if (o + 4 <= dstsz) {
+				memcpy(dst + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (need == 1)
+			dst[o++] = (char)c;
+		else
+			o += (size_t)snprintf(dst + o, dstsz - o, "\\%03o", c);
+	}
+	dst[o] = '\0';
+	return (dst);
+}

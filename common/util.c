@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* Number parsing, monotonic time, worker-id checks, fd flags, /proc. */
+#include <sys/types.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int
+fnwm_parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '\0' ||
+	    (!isdigit((unsigned char)*s) && *s != '-' && *s != '+')) {
+		errno = EINVAL;
+		return (-1);
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s) {
+		errno = EINVAL;
+		return (-1);
+	}
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end != '\0') {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (errno == ERANGE || v < min || v > max) {
+		errno = ERANGE;
+		return (-1);
+	}
+	*out = v;
+	return (0);
+}
+
+uint64_t
+fnwm_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+int
+fnwm_worker_id_valid(const char *id, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 128 || id[0] == '.')
+		return (0);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)id[i];
+
+		if (!(isalnum(c) || c == '.' || c == '_' || c == '-') ||
+		    c >= 0x80)
+			return (0);
+	}
+	return (1);
+}
+
+int
+fnwm_set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return (-1);
+	return (0);
+}
+
+int
+fnwm_set_cloexec(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	if (fl == -1)
+		return (-1);
+	fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
+	return (fcntl(fd, F_SETFD, fl) == -1 ? -1 : 0);
+}
+
+int
+fnwm_proc_alive(pid_t pid, unsigned long long *start_ticks)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd, field;
+	char state;
+
+	if (pid <= 0)
+		return (0);
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT || errno == ESRCH)
+			return (0);
+		return (kill(pid, 0) == 0 || errno == EPERM ? 1 : 0);
+	}
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return (0);
+	buf[n] = '\0';
+	/* The command name may hold spaces and ')': skip to the last ')'. */
+	p = strrchr(buf, ')');
+	if (p == NULL || p[1] != ' ')
+		return (-1);
+	state = p[2];
+	if (state == 'Z' || state == 'X' || state == 'x')
+		return (0);
+	if (start_ticks != NULL) {
+		/* p + 2 is field 3 (state); field 22 is starttime. */
+		p += 2;
+		for (field = 3; field < 22 && p != NULL; field++) {
+			p = strchr(p, ' ');
+			if (p != NULL)
+				p++;
+		}
+		*start_ticks = p != NULL ? strtoull(p, NULL, 10) : 0;
+	}
+	return (1);
+}
+
+long long
+fnwm_boot_time(void)
+{
+	char buf[256];
+	long long bt = 0;
+	FILE *f = fopen("/proc/stat", "re");
+
+	if (f == NULL)
+		return (0);
+	while (fgets(buf, sizeof buf, f) != NULL) {
+		if (strncmp(buf, "btime ", 6) == 0) {
+			bt = strtoll(buf + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return (bt);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers shared by every fnwm program: numbers, time, ids, fds. */
+#ifndef FNWM_UTIL_H
+#define FNWM_UTIL_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Parses a decimal integer in [min, max] from the whole of s (surrounding
+ * ASCII whitespace allowed). Returns 0 and stores it, or -1 (EINVAL/ERANGE).
+ */
+int fnwm_parse_int(const char *s, long long min, long long max, long long *out);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+uint64_t fnwm_now_ms(void);
+
+/*
+ * Whether id is a worker id that may become part of a file name:
+ * 1..128 characters of [A-Za-z0-9._-], not starting with '.'.
+ */
+int fnwm_worker_id_valid(const char *id, size_t len);
+
+/* Sets O_NONBLOCK / FD_CLOEXEC. Return 0 or -1. */
+int fnwm_set_nonblock(int fd);
+int fnwm_set_cloexec(int fd, int on);
+
+/*
+ * What we know about a process from /proc: 1 alive, 0 gone (or a zombie),
+ * -1 unknown (no /proc). start_ticks, when not NULL, gets field 22 of
+ * /proc/PID/stat (clock ticks since boot).
+ */
+int fnwm_proc_alive(pid_t pid, unsigned long long *start_ticks);
+
+/* Boot time in seconds since the epoch (from /proc/stat), or 0. */
+long long fnwm_boot_time(void);
+
+#endif

@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration: the config dir resolution of FuncNodes (--dir, then
+ * FUNCNODES_CONFIG_DIR, then ~/.funcnodes, then custom_config_dir) and the
+ * keys fnwm reads from config.json. config.json is only read, never written.
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "xmalloc.h"
+#include "master.h"
+
+#define CONFIG_MAX_BYTES (4 * 1024 * 1024)
+
+/*
+ * Makes path absolute against the cwd and normalises "." and ".." and
+ * repeated slashes, without resolving symlinks (Python's os.path.abspath).
+ * Returns an allocated string.
+ */
+static char *
+config_abspath(const char *path)
+{
+	char cwd[PATH_MAX], *joined, *out, *seg, *save;
+	size_t o = 0;
+
+	if (path[0] == '/')
+		joined = xstrdup(path);
+	else {
+		if (getcwd(cwd, sizeof cwd) == NULL)
+			snprintf(cwd, sizeof cwd, "/");
+		joined = xasprintf("%s/%s", cwd, path);
+	}
+	out = xmalloc(strlen(joined) + 2);
+	out[0] = '\0';
+	for (seg = strtok_r(joined, "/", &save); seg != NULL;
+	     seg = strtok_r(NULL, "/", &save)) {
+		if (strcmp(seg, ".") == 0)
+			continue;
+		if (strcmp(seg, "..") == 0) {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+			out[o] = '\0';
+			continue;
+		}
+		out[o++] = '/';
+		strcpy(out + o, seg);
+		o += strlen(seg);
+	}
+	if (o == 0)
+		strcpy(out, "/");
+	free(joined);
+	return (out);
+}
+
+/* Reads dir/config.json, else dir/config.json.bu; NULL when neither parses. */
+static json_object *
+config_read_json(const char *dir)
+{
+	static const char *names[] = { "config.json", "config.json.bu" };
+	json_object *o;
+	const char *err;
+	char *path, *buf;
+	size_t len, i;
+
+	for (i = 0; i < 2; i++) {
+		path = xasprintf("%s/%s", dir, names[i]);
+		if (fnwm_read_file(path, CONFIG_MAX_BYTES, &buf, &len) == -1) {
+			if (errno != ENOENT)
+				log_warn("read %s", path);
+			free(path);
+			continue;
+		}
+		o = fnwm_json_parse(buf, len, &err);
+		free(buf);
+		if (o != NULL && json_object_is_type(o, json_type_object)) {
+			log_debug("config: loaded %s", path);
+			free(path);
+			return (o);
+		}
+		log_warnx("%s: %s; ignored", path,
+		    o == NULL ? err : "not a JSON object");
+		json_object_put(o);
+		free(path);
+	}
+	return (NULL);
+}
+
+static json_object *
+config_get(json_object *root, const char *section, const char *key)
+{
+	json_object *sec, *v;
+
+	if (root == NULL || !json_object_object_get_ex(root, section, &sec) ||
+	    !json_object_is_type(sec, json_type_object) ||
+	    !json_object_object_get_ex(sec, key, &v))
+		return (NULL);
+	return (v);
+}
+
+static int
+config_get_number(json_object *root, const char *section, const char *key,
+    double min, double max, double *out, char **cause)
+{
+	json_object *v = config_get(root, section, key);
+	double d;
+
+	if (v == NULL || json_object_is_type(v, json_type_null))
+		return (0);
+	if (!json_object_is_type(v, json_type_int) &&
+	    !json_object_is_type(v, json_type_double)) {
+		*cause = xasprintf("config.json: %s.%s must be a number",
+		    section, key);
+		return (-1);
+	}
+	d = json_object_get_double(v);
+	if (!(d >= min && d <= max)) {
+		*cause = xasprintf("config.json: %s.%s must be within %g..%g",
+		    section, key, min, max);
+		return (-1);
+	}
+	*out = d;
+	return (0);
+}
+
+/* Looks name up on PATH; returns an allocated absolute path or a copy. */
+static char *
+config_which(const char *name)
+{
+	const char *path = getenv("PATH");
+	char *copy, *dir, *save, *cand;
+
+	if (strchr(name, '/') != NULL || path == NULL)
+		return (xstrdup(name));
+	copy = xstrdup(path);
+	for (dir = strtok_r(copy, ":", &save); dir != NULL;
+	     dir = strtok_r(NULL, ":", &save)) {
+		cand = xasprintf("%s/%s", *dir ? dir : ".", name);
+		if (access(cand, X_OK) == 0) {
+			char *abs = config_abspath(cand);
+
+			free(cand);
+			free(copy);
+			return (abs);
+		}
+		free(cand);
+	}
+	free(copy);
+	return (xstrdup(name));
+}
+
+static char *
+config_home(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+
+	if (home == NULL || *home == '\0') {
+		pw = getpwuid(getuid());
+		home = pw != NULL ? pw->pw_dir : "/";
+	}
+	return (xstrdup(home));
+}
+
+static int
+config_origins(struct fnwm_config *cfg, json_object *root,
+    const struct fnwm_args *args, char **cause)
+{
+	json_object *v = config_get(root, "fnwm", "allowed_origins");
+	size_t i, n = 0;
+
+	if (v != NULL && !json_object_is_type(v, json_type_array)) {
+		*cause = xstrdup("config.json: fnwm.allowed_origins must be a "
+		                 "list of strings");
+		return (-1);
+	}
+	if (v != NULL)
+		n = json_object_array_length(v);
+	cfg->allowed_origins = xcalloc(n + args->n_origins + 1, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(v, i);
+
+		if (!json_object_is_type(e, json_type_string)) {
+			*cause = xstrdup("config.json: fnwm.allowed_origins "
+			                 "must be a list of strings");
+			return (-1);
+		}
+		cfg->allowed_origins[cfg->n_allowed_origins++] =
+		    xstrdup(json_object_get_string(e));
+	}
+	for (i = 0; i < args->n_origins; i++)
+		cfg->allowed_origins[cfg->n_allowed_origins++] =
+		    xstrdup(args->origins[i]);
+	return (0);
+}
+
+int
+config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
+{
+	json_object *root, *v;
+	const char *env;
+	char *home;
+	double d;
+	int rc = -1;
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->port = 9380;
+	cfg->max_message = 4 * 1024 * 1024;
+	cfg->client_queue = 64 * 1024 * 1024;
+	cfg->probe_interval = 10.0;
+	cfg->probe_connect = 2.0;
+	cfg->probe_reply = 1.0;
+	cfg->debounce = 0.05;
+	cfg->stale_p_grace = 30.0;
+	cfg->debug = args->debug;
+
+	env = getenv("FUNCNODES_CONFIG_DIR");
+	if (args->dir != NULL) {
+		cfg->base_dir = config_abspath(args->dir);
+		/* Children (workers, monitors) inherit the choice. */
+		setenv("FUNCNODES_CONFIG_DIR", cfg->base_dir, 1);
+	} else if (env != NULL && *env != '\0')
+		cfg->base_dir = config_abspath(env);
+	else {
+		home = config_home();
+		cfg->base_dir = xasprintf("%s/.funcnodes", home);
+		free(home);
+	}
+	if (fnwm_mkdirs(cfg->base_dir, 0700) == -1) {
+		*cause = xasprintf("config dir %s: %s", cfg->base_dir,
+		    strerror(errno));
+		return (-1);
+	}
+
+	root = config_read_json(cfg->base_dir);
+	v = root != NULL ? json_object_object_get(root, "custom_config_dir")
+	                 : NULL;
+	if (v != NULL && json_object_is_type(v, json_type_string) &&
+	    json_object_get_string_len(v) > 0) {
+		cfg->config_dir = config_abspath(json_object_get_string(v));
+		json_object_put(root);
+		if (fnwm_mkdirs(cfg->config_dir, 0700) == -1) {
+			*cause = xasprintf("custom config dir %s: %s",
+			    cfg->config_dir, strerror(errno));
+			return (-1);
+		}
+		root = config_read_json(cfg->config_dir);
+	} else
+		cfg->config_dir = xstrdup(cfg->base_dir);
+	cfg->workers_dir = xasprintf("%s/workers", cfg->config_dir);
+
+	v = config_get(root, "worker_manager", "host");
+	if (v != NULL && !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string)) {
+			*cause = xstrdup("config.json: worker_manager.host "
+			                 "must be a string");
+			goto out;
+		}
+		cfg->host = xstrdup(json_object_get_string(v));
+	} else
+		cfg->host = xstrdup("localhost");
+	d = cfg->port;
+	if (config_get_number(root, "worker_manager", "port", 0, 65535, &d,
+	        cause) == -1)
+		goto out;
+	cfg->port = (int)d;
+	v = config_get(root, "worker_manager", "ssl");
+	cfg->worker_ssl = v != NULL && json_object_get_boolean(v);
+
+	if (config_get_number(root, "fnwm", "probe_interval", 0.1, 86400,
+	        &cfg->probe_interval, cause) == -1 ||
+	    config_get_number(root, "fnwm", "probe_connect_timeout", 0.05, 600,
+	        &cfg->probe_connect, cause) == -1 ||
+	    config_get_number(root, "fnwm", "probe_reply_timeout", 0.05, 600,
+	        &cfg->probe_reply, cause) == -1 ||
+	    config_get_number(root, "fnwm", "debounce", 0, 10, &cfg->debounce,
+	        cause) == -1 ||
+	    config_get_number(root, "fnwm", "stale_p_grace", 0, 86400,
+	        &cfg->stale_p_grace, cause) == -1)
+		goto out;
+	d = (double)cfg->max_message;
+	if (config_get_number(root, "fnwm", "max_message_size", 1024,
+	        1024.0 * 1024 * 1024, &d, cause) == -1)
+		goto out;
+	cfg->max_message = (size_t)d;
+	d = (double)cfg->client_queue;
+	if (config_get_number(root, "fnwm", "client_queue_bytes", 65536,
+	        4.0 * 1024 * 1024 * 1024, &d, cause) == -1)
+		goto out;
+	cfg->client_queue = (size_t)d;
+	if (config_origins(cfg, root, args, cause) == -1)
+		goto out;
+
+	if (args->host != NULL) {
+		free(cfg->host);
+		cfg->host = xstrdup(args->host);
+	}
+	if (args->port != 0)
+		cfg->port = args->port;
+	if (args->python != NULL)
+		cfg->python = config_which(args->python);
+	else if ((env = getenv("FUNCNODES_PYTHON")) != NULL && *env != '\0')
+		cfg->python = config_which(env);
+	else if ((v = config_get(root, "fnwm", "python")) != NULL &&
+	    json_object_is_type(v, json_type_string))
+		cfg->python = config_which(json_object_get_string(v));
+	else
+		cfg->python = config_which("python3");
+	rc = 0;
+out:
+	json_object_put(root);
+	return (rc);
+}
+
+void
+config_free(struct fnwm_config *cfg)
+{
+	size_t i;
+
+	free(cfg->base_dir);
+	free(cfg->config_dir);
+	free(cfg->workers_dir);
+	free(cfg->host);
+	free(cfg->python);
+	for (i = 0; i < cfg->n_allowed_origins; i++)
+		free(cfg->allowed_origins[i]);
+	free(cfg->allowed_origins);
+	memset(cfg, 0, sizeof *cfg);
+}

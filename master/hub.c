@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The WebSocket hub: the lws context on the master's libev loop, the
+ * handshake checks (path, Origin), inbound message assembly with its size
+ * limit, and the per-client outbound queues. What a message means is
+ * ws-cmd.c's business, not this file's.
+ */
+#include <sys/resource.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libwebsockets.h>
+
+#include "log.h"
+#include "xmalloc.h"
+#include "master.h"
+
+/* Messages larger than this are sent as fragments from a per-client copy. */
+#define HUB_CHUNK          65536
+#define HUB_QUEUE_MAX_MSGS 4096
+#define HUB_FD_LIMIT_MAX   16384
+#define HUB_CLOSE_DEADLINE 5 /* s, for a client that stops reading */
+
+static struct lws_context *hub_ctx;
+static struct ev_loop *hub_loop;
+static const struct fnwm_config *hub_cfg;
+static struct ws_clients hub_list = TAILQ_HEAD_INITIALIZER(hub_list);
+static size_t hub_nclients;
+static int hub_draining;
+static ev_timer hub_kick;
+static char hub_iface[INET6_ADDRSTRLEN];
+
+static int
+hub_http_cb(struct lws *, enum lws_callback_reasons, void *, void *, size_t);
+static int
+hub_ws_cb(struct lws *, enum lws_callback_reasons, void *, void *, size_t);
+static int
+hub_probe_cb(struct lws *, enum lws_callback_reasons, void *, void *, size_t);
+
+static struct lws_protocols hub_protocols[] = { { "http", hub_http_cb, 0, 0, 0,
+	                                            NULL, 0 },
+	{ "fnwm", hub_ws_cb, sizeof(struct ws_client), 4096, 0, NULL,
+	    HUB_CHUNK + 16 },
+	{ "fnwm-probe", hub_probe_cb, 0, 4096, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 } };
+
+/* Clients that send no subprotocol (browsers, Python) land on "fnwm". */
+static const struct lws_protocol_vhost_options hub_pvo_default = { NULL, NULL,
+	"default", "" };
+static const struct lws_protocol_vhost_options hub_pvo = { NULL,
+	&hub_pvo_default, "fnwm", "" };
+
+/* Idle clients are pinged; one that stops answering is dropped. */
+static const lws_retry_bo_t hub_retry = {
+	.secs_since_valid_ping = 30,
+	.secs_since_valid_hangup = 45,
+};
+
+static int
+hub_probe_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	/* Nobody may connect *to* the probe protocol. */
+	if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
+		return (1);
+	return (probe_lws_callback(wsi, (int)reason, user, in, len));
+}
+
+static void
+hub_lws_log(int level, const char *line)
+{
+	char buf[512];
+	size_t n = strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	log_safe(buf, sizeof buf, line, n);
+	if (level & (LLL_ERR | LLL_WARN))
+		log_warnx("lws: %s", buf);
+	else
+		log_debug("lws: %s", buf);
+}
+
+static void
+hub_kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	/*
+	 * lws 4.1.6's libev plugin re-arms its timer without stopping it, so
+	 * its own timeouts (pings, hangups, close deadlines) can run up to
+	 * 30 s late; waking it once a second keeps them on time.
+	 */
+	if (hub_ctx != NULL)
+		lws_cancel_service(hub_ctx);
+}
+
+/* Host part of an Origin ("scheme://host[:port]") or a Host header. */
+static void
+hub_host_part(const char *s, char *out, size_t outsz)
+{
+	const char *p = strstr(s, "://"), *end;
+	size_t n;
+
+	p = p != NULL ? p + 3 : s;
+	if (*p == '[') {
+		end = strchr(p, ']');
+		p++;
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+	} else {
+		end = p + strcspn(p, ":/");
+		n = (size_t)(end - p);
+	}
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static int
+hub_is_loopback(const char *host)
+{
+	return (strcasecmp(host, "localhost") == 0 ||
+	    strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0);
+}
+
+/*
+ * Cross-site WebSocket hijacking guard: a browser page may only reach the
+ * hub from the host the hub is addressed by (or loopback from loopback),
+ * or from an Origin on the allow-list. Non-browser clients send no Origin.
+ */
+static int
+hub_origin_allowed(struct lws *wsi)
+{
+	char origin[512], host[512], oh[256], hh[256];
+	int olen = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+	size_t i;
+
+	if (olen <= 0)
+		return (1);
+	if (olen >= (int)sizeof origin ||
+	    lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) < 0)
+		return (0);
+	for (i = 0; i < hub_cfg->n_allowed_origins; i++) {
+		if (strcmp(hub_cfg->allowed_origins[i], "*") == 0 ||
+		    strcasecmp(hub_cfg->allowed_origins[i], origin) == 0)
+			return (1);
+	}
+	if (strcmp(origin, "null") == 0 || strstr(origin, "://") == NULL)
+		return (0);
+	if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+		return (0);
+	hub_host_part(origin, oh, sizeof oh);
+	hub_host_part(host, hh, sizeof hh);
+	if (oh[0] == '\0')
+		return (0);
+	if (strcasecmp(oh, hh) == 0)
+		return (1);
+	return (hub_is_loopback(oh) && hub_is_loopback(hh));
+}
+
+static int
+hub_http_reply(struct lws *wsi, unsigned int status)
+{
+	if (lws_return_http_status(wsi, status, NULL))
+		return (-1);
+	return (lws_http_transaction_completed(wsi) ? -1 : 0);
+}
+
+static int
+hub_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		/* Shutting down: drop new TCP connections at accept. */
+		return (hub_draining ? 1 : 0);
+	case LWS_CALLBACK_HTTP:
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0 &&
+		    lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) <= 0)
+			return (hub_http_reply(wsi,
+			    HTTP_STATUS_METHOD_NOT_ALLOWED));
+		if (in != NULL && strcmp((const char *)in, "/") == 0)
+			return (hub_http_reply(wsi, HTTP_STATUS_BAD_REQUEST));
+		return (hub_http_reply(wsi, HTTP_STATUS_NOT_FOUND));
+	default:
+		break;
+	}
+	return (lws_callback_http_dummy(wsi, reason, user, in, len));
+}
+
+static void
+hub_client_pop(struct ws_client *c)
+{
+	struct fnwm_outmsg *m = c->q[c->qhead];
+
+	c->qbytes -= m->len;
+	outmsg_unref(m);
+	c->q[c->qhead] = NULL;
+	c->qhead = (c->qhead + 1) % c->qcap;
+	c->qlen--;
+	c->txoff = 0;
+	if (c->qlen == 0 && c->scratch != NULL) {
+		free(c->scratch);
+		c->scratch = NULL;
+	}
+}
+
+static void
+hub_client_free(struct ws_client *c)
+{
+	while (c->qlen > 0)
+		hub_client_pop(c);
+	free(c->q);
+	free(c->rx);
+	free(c->scratch);
+	TAILQ_REMOVE(&hub_list, c, entry);
+	hub_nclients--;
+	memset(c, 0, sizeof *c);
+}
+
+/* Closes c after its queue drained (drain) or at once (!drain). */
+static void
+hub_client_close(struct ws_client *c, int drain, uint16_t code,
+    const char *reason)
+{
+	if (c->closing != CLIENT_OPEN)
+		return;
+	c->closing = drain ? CLIENT_DRAIN_CLOSE : CLIENT_CLOSE_NOW;
+	c->close_code = code;
+	c->close_reason = reason;
+	/* If the peer never lets us write again, lws kills it anyway. */
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, HUB_CLOSE_DEADLINE);
+	lws_callback_on_writable(c->wsi);
+}
+
+static int
+hub_client_writeable(struct ws_client *c)
+{
+	struct fnwm_outmsg *m;
+	size_t chunk;
+	int n, flags;
+
+	if (c->closing == CLIENT_CLOSE_NOW ||
+	    (c->closing == CLIENT_DRAIN_CLOSE && c->qlen == 0)) {
+		lws_close_reason(c->wsi, c->close_code,
+		    (unsigned char *)(uintptr_t)c->close_reason,
+		    strlen(c->close_reason));
+		return (-1);
+	}
+	if (c->qlen == 0)
+		return (0);
+	m = c->q[c->qhead];
+	if (c->txoff == 0 && m->len <= HUB_CHUNK) {
+		/*
+		 * Whole-message writes may share the buffer between clients:
+		 * lws puts the (identical) frame header in the headroom.
+		 */
+		n = lws_write(c->wsi, m->data, m->len, LWS_WRITE_TEXT);
+		if (n < (int)m->len)
+			return (-1);
+		hub_client_pop(c);
+	} else {
+		/*
+		 * Fragments must not be written in place: lws would put each
+		 * fragment's header over the previous fragment's bytes.
+		 */
+		chunk = m->len - c->txoff;
+		if (chunk > HUB_CHUNK)
+			chunk = HUB_CHUNK;
+		if (c->scratch == NULL)
+			c->scratch = xmalloc(LWS_PRE + HUB_CHUNK);
+		memcpy(c->scratch + LWS_PRE, m->data + c->txoff, chunk);
+		flags = lws_write_ws_flags(LWS_WRITE_TEXT, c->txoff == 0,
+		    c->txoff + chunk == m->len);
+		n = lws_write(c->wsi, c->scratch + LWS_PRE, chunk,
+		    (enum lws_write_protocol)flags);
+		if (n < (int)chunk)
+			return (-1);
+		c->txoff += chunk;
+		if (c->txoff == m->len)
+			hub_client_pop(c);
+	}
+	if (c->qlen > 0 || c->closing != CLIENT_OPEN)
+		lws_callback_on_writable(c->wsi);
+	return (0);
+}
+
+static int
+hub_client_receive(struct ws_client *c, const char *in, size_t len)
+{
+	struct lws *wsi = c->wsi;
+	int first = lws_is_first_fragment(wsi);
+	int final = lws_is_final_fragment(wsi);
+	size_t more = lws_remaining_packet_payload(wsi);
+	size_t need;
+
+	if (first) {
+		c->rxlen = 0;
+		c->rx_binary = lws_frame_is_binary(wsi);
+	}
+	if (c->rxlen + len + more > hub_cfg->max_message) {
+		log_warnx("client: message over %zu bytes, closing",
+		    hub_cfg->max_message);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+		    (unsigned char *)"message too big", 15);
+		return (-1);
+	}
+	if (c->rx_binary) {
+		/* Counted against the limit above, never buffered. */
+		c->rxlen += len;
+		if (final) {
+			c->rxlen = 0;
+			ws_cmd_error(c,
+			    "binary frames are not supported; "
+			    "send JSON or plain-text commands");
+		}
+		return (0);
+	}
+	if (first && final) {
+		ws_cmd_dispatch(c, in, len);
+		return (0);
+	}
+	need = c->rxlen + len + 1;
+	if (need > c->rxcap) {
+		size_t cap = c->rxcap ? c->rxcap : 4096;
+
+		while (cap < need)
+			cap *= 2;
+		c->rx = xreallocarray(c->rx, cap, 1);
+		c->rxcap = cap;
+	}
+	memcpy(c->rx + c->rxlen, in, len);
+	c->rxlen += len;
+	if (final) {
+		ws_cmd_dispatch(c, c->rx, c->rxlen);
+		c->rxlen = 0;
+		if (c->rxcap > 65536) {
+			/* Do not keep a peak-sized buffer per idle client. */
+			free(c->rx);
+			c->rx = NULL;
+			c->rxcap = 0;
+		}
+	}
+	return (0);
+}
+
+static int
+hub_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct ws_client *c = user;
+	char uri[256];
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* lws upgrades on any path: only "/" is the hub. */
+		if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <=
+		        0 ||
+		    strcmp(uri, "/") != 0) {
+			lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
+			    NULL);
+			return (1);
+		}
+		if (!hub_origin_allowed(wsi)) {
+			char o[256], safe[300];
+			int n =
+			    lws_hdr_copy(wsi, o, sizeof o, WSI_TOKEN_ORIGIN);
+
+			log_warnx("refused WebSocket from origin %s",
+			    log_safe(safe, sizeof safe, o,
+			        n > 0 ? (size_t)n : 0));
+			lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN,
+			    NULL);
+			return (1);
+		}
+		return (0);
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return (hub_draining ? 1 : 0);
+	case LWS_CALLBACK_ESTABLISHED:
+		memset(c, 0, sizeof *c);
+		c->wsi = wsi;
+		c->established = 1;
+		c->qcap = 16;
+		c->q = xcalloc(c->qcap, sizeof *c->q);
+		TAILQ_INSERT_TAIL(&hub_list, c, entry);
+		hub_nclients++;
+		log_debug("client connected (%zu)", hub_nclients);
+		return (0);
+	case LWS_CALLBACK_RECEIVE:
+		if (c == NULL || !c->established)
+			return (-1);
+		if (c->closing != CLIENT_OPEN)
+			return (0);
+		return (hub_client_receive(c, in, len));
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (c == NULL || !c->established)
+			return (0);
+		return (hub_client_writeable(c));
+	case LWS_CALLBACK_CLOSED:
+		/* Also sent for refused handshakes, which never established. */
+		if (c == NULL || !c->established)
+			return (0);
+		hub_client_free(c);
+		log_debug("client disconnected (%zu)", hub_nclients);
+		return (0);
+	default:
+		break;
+	}
+	return (lws_callback_http_dummy(wsi, reason, user, in, len));
+}
+
+void
+hub_send(struct ws_client *c, struct fnwm_outmsg *m)
+{
+	unsigned i;
+
+	if (!c->established || c->closing != CLIENT_OPEN)
+		return;
+	if (c->qlen == HUB_QUEUE_MAX_MSGS ||
+	    c->qbytes + m->len > hub_cfg->client_queue) {
+		log_warnx("client: %u messages (%zu bytes) unsent, closing "
+		          "a client that does not read",
+		    c->qlen, c->qbytes);
+		hub_client_close(c, 0, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    "lagging");
+		return;
+	}
+	if (c->qlen == c->qcap) {
+		struct fnwm_outmsg **nq = xcalloc(c->qcap * 2, sizeof *nq);
+
+		for (i = 0; i < c->qlen; i++)
+			nq[i] = c->q[(c->qhead + i) % c->qcap];
+		free(c->q);
+		c->q = nq;
+		c->qhead = 0;
+		c->qcap *= 2;
+	}
+	c->q[(c->qhead + c->qlen) % c->qcap] = outmsg_ref(m);
+	c->qlen++;
+	c->qbytes += m->len;
+	lws_callback_on_writable(c->wsi);
+}
+
+void
+hub_send_json(struct ws_client *c, json_object *o)
+{
+	struct fnwm_outmsg *m = outmsg_json(o);
+
+	hub_send(c, m);
+	outmsg_unref(m);
+}
+
+void
+hub_broadcast(struct fnwm_outmsg *m)
+{
+	struct ws_client *c;
+
+	TAILQ_FOREACH(c, &hub_list, entry)
+	{
+		if (c->subscribed)
+			hub_send(c, m);
+	}
+}
+
+struct ws_clients *
+hub_clients(void)
+{
+	return (&hub_list);
+}
+
+size_t
+hub_client_count(void)
+{
+	return (hub_nclients);
+}
+
+struct lws_context *
+hub_context(void)
+{
+	return (hub_ctx);
+}
+
+void
+hub_begin_shutdown(void)
+{
+	struct ws_client *c;
+
+	hub_draining = 1;
+	TAILQ_FOREACH(c, &hub_list, entry)
+	hub_client_close(c, 1, LWS_CLOSE_STATUS_GOINGAWAY, "Server shutdown");
+}
+
+/*
+ * Turns the configured host into the interface lws binds: lws 4.1.6 cannot
+ * take "localhost", and with IPv6 enabled binds IPv4 literals to the
+ * wildcard, so IPv4 binds disable IPv6. Returns -1 for unresolvable hosts.
+ */
+static int
+hub_bind_address(const char *host, const char **iface, int *ipv6, char **cause)
+{
+	struct addrinfo hints, *res;
+	struct in6_addr a6;
+	int rc;
+
+	*ipv6 = 0;
+	if (*host == '\0' || strcmp(host, "0.0.0.0") == 0) {
+		*iface = NULL;
+		return (0);
+	}
+	if (strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0) {
+		*iface = NULL;
+		*ipv6 = 1;
+		return (0);
+	}
+	if (strcasecmp(host, "localhost") == 0) {
+		*iface = "127.0.0.1";
+		return (0);
+	}
+	if (inet_pton(AF_INET6, host, &a6) == 1) {
+		snprintf(hub_iface, sizeof hub_iface, "%s", host);
+		*iface = hub_iface;
+		*ipv6 = 1;
+		return (0);
+	}
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	/* Start-up only: the loop is not running yet. */
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0) {
+		*cause = xasprintf("cannot resolve host %s: %s", host,
+		    gai_strerror(rc));
+		return (-1);
+	}
+	inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr,
+	    hub_iface, sizeof hub_iface);
+	freeaddrinfo(res);
+	*iface = hub_iface;
+	return (0);
+}
+
+int
+hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, char **cause)
+{
+	struct lws_context_creation_info info;
+	struct rlimit rl;
+	void *loops[1] = { loop };
+	const char *iface;
+	int ipv6, port;
+
+	hub_loop = loop;
+	hub_cfg = cfg;
+	if (hub_bind_address(cfg->host, &iface, &ipv6, cause) == -1)
+		return (-1);
+
+	/*
+	 * lws sizes its fd tables from RLIMIT_NOFILE (16 bytes per fd) and
+	 * indexes them by fd number: raise the soft limit to a bounded value
+	 * and tell lws the same number.
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t want = rl.rlim_max < HUB_FD_LIMIT_MAX ? rl.rlim_max
+		                                             : HUB_FD_LIMIT_MAX;
+		if (rl.rlim_cur < want) {
+			rl.rlim_cur = want;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			rl.rlim_cur = 1024;
+	} else
+		rl.rlim_cur = 1024;
+
+	lws_set_log_level(LLL_ERR | LLL_WARN | (cfg->debug ? LLL_NOTICE : 0),
+	    hub_lws_log);
+	memset(&info, 0, sizeof info);
+	info.options = LWS_SERVER_OPTION_LIBEV |
+	    LWS_SERVER_OPTION_VALIDATE_UTF8 |
+	    LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
+	    (ipv6 ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6);
+	info.foreign_loops = loops;
+	info.port = cfg->port;
+	info.iface = iface;
+	info.protocols = hub_protocols;
+	info.pvo = &hub_pvo;
+	info.vhost_name = "default";
+	info.server_string = "fnwm";
+	info.pcontext = &hub_ctx;
+	info.timeout_secs = 10;
+	info.retry_and_idle_policy = &hub_retry;
+	info.fd_limit_per_thread =
+	    (unsigned int)(rl.rlim_cur > HUB_FD_LIMIT_MAX ? HUB_FD_LIMIT_MAX
+	                                                  : rl.rlim_cur);
+	hub_ctx = lws_create_context(&info);
+	if (hub_ctx == NULL) {
+		*cause = xasprintf("cannot listen on %s port %d: the port is "
+		                   "in use, the address is not local, or the "
+		                   "libwebsockets-evlib-ev plugin is missing",
+		    cfg->host, cfg->port);
+		return (-1);
+	}
+	port = lws_get_vhost_listen_port(
+	    lws_get_vhost_by_name(hub_ctx, "default"));
+	log_info("listening on ws://%s%s%s:%d/", ipv6 ? "[" : "",
+	    iface != NULL ? iface : (ipv6 ? "::" : "0.0.0.0"), ipv6 ? "]" : "",
+	    port);
+	ev_timer_init(&hub_kick, hub_kick_cb, 1.0, 1.0);
+	ev_timer_start(loop, &hub_kick);
+	ev_unref(loop); /* the kick alone must not keep the loop running */
+	return (0);
+}
+
+void
+hub_destroy(void)
+{
+	if (ev_is_active(&hub_kick)) {
+		ev_ref(hub_loop);
+		ev_timer_stop(hub_loop, &hub_kick);
+	}
+	if (hub_ctx != NULL)
+		lws_context_destroy(hub_ctx);
+	hub_ctx = NULL;
+}

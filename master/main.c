@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fnwm: command line, and the master's life: configuration, lock, the one
+ * libev loop carrying libwebsockets and every watcher, and the shutdown
+ * order (clients closed with 1001, then lws, then our watchers, then the
+ * loop).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "util.h"
+#include "xmalloc.h"
+#include "master.h"
+
+/* Exit codes (documented in README.md and fnwm --help). */
+#define EXIT_USAGE     2
+#define EXIT_PERMANENT 100 /* bad configuration, already running, port */
+#define EXIT_TEMPORARY 111 /* a start-up system call failed */
+
+#define DRAIN_TICK     0.05
+#define DRAIN_DEADLINE 2.0 /* s to let clients receive their close frame */
+
+const struct fnwm_config *master_cfg;
+
+static struct fnwm_config cfg;
+static struct ev_loop *loop;
+static ev_signal sig_term, sig_int, sig_hup;
+static ev_timer drain_timer;
+static int shutting_down;
+static uint64_t drain_started;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: fnwm [--dir DIR] [--debug] COMMAND [OPTIONS]\n"
+	    "\n"
+	    "commands:\n"
+	    "  startworkermanager [--host H] [--port P] [--python PY]\n"
+	    "                     [--allow-origin ORIGIN]...\n"
+	    "      run the worker manager in the foreground (alias: serve)\n"
+	    "\n"
+	    "options:\n"
+	    "  --dir DIR      config dir (default $FUNCNODES_CONFIG_DIR, "
+	    "else ~/.funcnodes)\n"
+	    "  --debug        log debug detail; passed on to workers\n"
+	    "  --version      print the version\n"
+	    "  -h, --help     this help\n"
+	    "\n"
+	    "exit status: 0 stopped on request, 2 usage error, 100 bad "
+	    "configuration,\n"
+	    "  manager already running or port unavailable, 111 a system "
+	    "call failed\n");
+}
+
+static void
+master_teardown(void)
+{
+	ev_timer_stop(loop, &drain_timer);
+	watch_stop();
+	registry_shutdown();
+	/* lws first: its watchers live on our loop (see notes in hub.c). */
+	hub_destroy();
+	ev_signal_stop(loop, &sig_term);
+	ev_signal_stop(loop, &sig_int);
+	ev_signal_stop(loop, &sig_hup);
+}
+
+static void
+drain_cb(struct ev_loop *l, ev_timer *t, int revents)
+{
+	if (hub_client_count() > 0 &&
+	    fnwm_now_ms() - drain_started < (uint64_t)(DRAIN_DEADLINE * 1000))
+		return;
+	if (hub_client_count() > 0)
+		log_warnx("%zu clients did not close in time",
+		    hub_client_count());
+	master_teardown();
+}
+
+void
+master_shutdown(const char *why)
+{
+	if (shutting_down)
+		return;
+	shutting_down = 1;
+	log_info("shutting down: %s", why);
+	hub_begin_shutdown();
+	drain_started = fnwm_now_ms();
+	/* Runs from the loop, never inside the lws callback that asked. */
+	ev_timer_init(&drain_timer, drain_cb, 0, DRAIN_TICK);
+	ev_timer_start(loop, &drain_timer);
+}
+
+static void
+signal_cb(struct ev_loop *l, ev_signal *w, int revents)
+{
+	if (w->signum == SIGHUP) {
+		log_info("SIGHUP: nothing to reload yet; ignored");
+		return;
+	}
+	master_shutdown(w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int
+cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
+{
+	static const struct option opts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "python", required_argument, NULL, 'y' },
+		{ "allow-origin", required_argument, NULL, 'o' },
+		{ "debug", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *cause = NULL;
+	long long v;
+	int ch, lockfd = -1;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'H':
+			args->host = optarg;
+			break;
+		case 'p':
+			if (fnwm_parse_int(optarg, 0, 65535, &v) == -1) {
+				fprintf(stderr, "fnwm: bad port: %s\n", optarg);
+				return (EXIT_USAGE);
+			}
+			/* 0 asks the kernel for a free port. */
+			args->port = v == 0 ? -1 : (int)v;
+			break;
+		case 'd':
+			args->dir = optarg;
+			break;
+		case 'y':
+			args->python = optarg;
+			break;
+		case 'o':
+			args->origins = xreallocarray(args->origins,
+			    args->n_origins + 1, sizeof *args->origins);
+			args->origins[args->n_origins++] = optarg;
+			break;
+		case 'D':
+			args->debug = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return (0);
+		default:
+			usage(stderr);
+			return (EXIT_USAGE);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "fnwm: unexpected argument: %s\n",
+		    argv[optind]);
+		return (EXIT_USAGE);
+	}
+	fnwm_log_init("fnwm", args->debug ? FNWM_LOG_DEBUG : FNWM_LOG_INFO);
+	json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
+
+	if (config_load(&cfg, args, &cause) == -1) {
+		log_warnx("%s", cause);
+		free(cause);
+		config_free(&cfg);
+		return (EXIT_PERMANENT);
+	}
+	if (args->port == -1)
+		cfg.port = 0;
+	master_cfg = &cfg;
+	if (lock_manager(cfg.config_dir, &lockfd, &cause) == -1) {
+		log_warnx("%s", cause);
+		free(cause);
+		config_free(&cfg);
+		return (EXIT_PERMANENT);
+	}
+	if (fnwm_mkdirs(cfg.workers_dir, 0700) == -1) {
+		log_warn("cannot create %s", cfg.workers_dir);
+		unlock_manager(cfg.config_dir, lockfd);
+		config_free(&cfg);
+		return (EXIT_TEMPORARY);
+	}
+
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if (loop == NULL)
+		fatalx("cannot create the event loop");
+	if (hub_start(loop, &cfg, &cause) == -1) {
+		log_warnx("%s", cause);
+		free(cause);
+		hub_destroy();
+		ev_loop_destroy(loop);
+		unlock_manager(cfg.config_dir, lockfd);
+		config_free(&cfg);
+		return (EXIT_PERMANENT);
+	}
+	ev_signal_init(&sig_term, signal_cb, SIGTERM);
+	ev_signal_init(&sig_int, signal_cb, SIGINT);
+	ev_signal_init(&sig_hup, signal_cb, SIGHUP);
+	ev_signal_start(loop, &sig_term);
+	ev_signal_start(loop, &sig_int);
+	ev_signal_start(loop, &sig_hup);
+	registry_init(loop, &cfg);
+	if (watch_start(loop, &cfg, &cause) == -1) {
+		log_warnx("%s", cause);
+		free(cause);
+		master_teardown();
+		ev_run(loop, 0);
+		ev_loop_destroy(loop);
+		unlock_manager(cfg.config_dir, lockfd);
+		config_free(&cfg);
+		return (EXIT_TEMPORARY);
+	}
+	log_info("worker manager %s started (config dir %s, python %s)",
+	    FNWM_VERSION, cfg.config_dir, cfg.python);
+	registry_scan_all();
+
+	ev_run(loop, 0);
+
+	ev_loop_destroy(loop);
+	unlock_manager(cfg.config_dir, lockfd);
+	log_info("stopped");
+	config_free(&cfg);
+	return (0);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "debug", no_argument, NULL, 'D' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fnwm_args args;
+	int ch, rc;
+
+	memset(&args, 0, sizeof args);
+	fnwm_log_init("fnwm", FNWM_LOG_INFO);
+	/* "+": global options stop at the command word. */
+	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			args.dir = optarg;
+			break;
+		case 'D':
+			args.debug = 1;
+			break;
+		case 'V':
+			printf("fnwm %s\n", FNWM_VERSION);
+			return (0);
+		case 'h':
+			usage(stdout);
+			return (0);
+		default:
+			usage(stderr);
+			return (EXIT_USAGE);
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return (EXIT_USAGE);
+	}
+	argc -= optind;
+	argv += optind;
+	if (strcmp(argv[0], "startworkermanager") == 0 ||
+	    strcmp(argv[0], "serve") == 0) {
+		rc = cmd_startworkermanager(argc, argv, &args);
+		free(args.origins);
+		return (rc);
+	}
+	fprintf(stderr, "fnwm: unknown command: %s\n", argv[0]);
+	usage(stderr);
+	return (EXIT_USAGE);
+}

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The master: the FuncNodes-compatible WebSocket hub over the workers
+ * directory. Prototypes are grouped by the file that defines them.
+ */
+#ifndef FNWM_MASTER_H
+#define FNWM_MASTER_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+#include <json-c/json.h>
+
+#define FNWM_VERSION "0.1.0"
+
+struct lws;
+struct lws_context;
+
+/* config.c */
+struct fnwm_config {
+	char *base_dir;   /* --dir > FUNCNODES_CONFIG_DIR > ~/.funcnodes */
+	char *config_dir; /* base_dir, or its custom_config_dir */
+	char *workers_dir;
+	char *host; /* bind host as configured */
+	int port;
+	int worker_ssl; /* worker_manager.ssl */
+	char *python;   /* the host python reported by identify */
+	int debug;
+	size_t max_message;  /* inbound WebSocket message limit, bytes */
+	size_t client_queue; /* outbound bytes queued per client before close */
+	double probe_interval;  /* periodic re-probe, s */
+	double probe_connect;   /* probe connect deadline, s */
+	double probe_reply;     /* probe reply deadline, s */
+	double debounce;        /* inotify debounce, s */
+	double stale_p_grace;   /* unparsable .p older than this is stale */
+	char **allowed_origins; /* extra allowed Origin values; "*" = any */
+	size_t n_allowed_origins;
+};
+
+struct fnwm_args {
+	const char *dir, *host, *python;
+	int port; /* 0 = not given */
+	int debug;
+	const char **origins;
+	size_t n_origins;
+};
+
+/* Fills cfg from args, the environment and config.json; 0 or -1 + cause. */
+int config_load(struct fnwm_config *, const struct fnwm_args *, char **cause);
+void config_free(struct fnwm_config *);
+
+/* lock.c */
+/* Takes the manager lock of the config dir; 0, or -1 with a cause. */
+int lock_manager(const char *config_dir, int *fdp, char **cause);
+void unlock_manager(const char *config_dir, int fd);
+
+/* outmsg.c: refcounted outbound text with LWS_PRE headroom */
+struct fnwm_outmsg {
+	unsigned refs;
+	size_t len;
+	unsigned char *data; /* points at buf + LWS_PRE */
+	unsigned char buf[];
+};
+/* Returns a message with one reference; the caller owns it. */
+struct fnwm_outmsg *outmsg_new(const char *text, size_t len);
+/* Serializes o (not consumed) into a new message. */
+struct fnwm_outmsg *outmsg_json(json_object *o);
+struct fnwm_outmsg *outmsg_ref(struct fnwm_outmsg *);
+void outmsg_unref(struct fnwm_outmsg *);
+
+/* hub.c */
+enum client_close {
+	CLIENT_OPEN = 0,
+	CLIENT_DRAIN_CLOSE, /* send what is queued, then close */
+	CLIENT_CLOSE_NOW,   /* close at the next writeable */
+};
+
+struct ws_client {
+	struct lws *wsi;
+	int established;
+	int subscribed;  /* receives broadcasts (sent a real command) */
+	int want_status; /* a worker_status reply waits for the first scan */
+	enum client_close closing;
+	uint16_t close_code;
+	const char *close_reason;
+	char *rx; /* partial inbound message */
+	size_t rxlen, rxcap;
+	int rx_binary;
+	struct fnwm_outmsg **q; /* ring of queued messages */
+	unsigned qhead, qlen, qcap;
+	size_t qbytes;
+	size_t txoff;           /* bytes of q[qhead] already sent */
+	unsigned char *scratch; /* LWS_PRE + chunk, for fragmented sends */
+	TAILQ_ENTRY(ws_client) entry;
+};
+TAILQ_HEAD(ws_clients, ws_client);
+
+int hub_start(struct ev_loop *, const struct fnwm_config *, char **cause);
+struct lws_context *hub_context(void);
+/* Queues msg for c (takes a new reference). */
+void hub_send(struct ws_client *, struct fnwm_outmsg *);
+void hub_send_json(struct ws_client *, json_object *);
+/* Sends to every subscribed client. */
+void hub_broadcast(struct fnwm_outmsg *);
+struct ws_clients *hub_clients(void);
+size_t hub_client_count(void);
+/* Refuses new connections and closes every client with 1001. */
+void hub_begin_shutdown(void);
+/* Destroys the lws context; call outside lws callbacks. */
+void hub_destroy(void);
+
+/* ws-cmd.c */
+struct ws_cmd_entry {
+	const char *name;
+	int plain;      /* matched as the exact plain-text frame */
+	int json;       /* matched as {"type": name, ...} */
+	int subscribes; /* after it, the client receives broadcasts */
+	void (*exec)(struct ws_client *, json_object *msg);
+};
+/* Handles one complete inbound text message. */
+void ws_cmd_dispatch(struct ws_client *, const char *text, size_t len);
+/* Sends {"type":"error","message":...}. */
+void ws_cmd_error(struct ws_client *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Sends a progress message; an empty message with 1.0 is the reset. */
+void ws_cmd_progress(struct ws_client *, const char *message, double progress,
+    int blocking);
+
+/* ws-cmd-*.c */
+extern const struct ws_cmd_entry ws_cmd_ping_entry;
+extern const struct ws_cmd_entry ws_cmd_identify_entry;
+extern const struct ws_cmd_entry ws_cmd_stop_entry;
+extern const struct ws_cmd_entry ws_cmd_status_entry;
+/* Answers the worker_status requests that waited for the first scan. */
+void ws_cmd_status_ready(void);
+
+/* jsonparse.c */
+/*
+ * Strictly parses one complete JSON text: whole input consumed, depth <= 16,
+ * valid UTF-8, no NaN/Infinity. Returns a new object (caller puts) or NULL
+ * with a static description in *err.
+ */
+json_object *fnwm_json_parse(const char *text, size_t len, const char **err);
+/* Serializes compactly without escaping '/'. Valid while o is unchanged. */
+const char *fnwm_json_str(json_object *o, size_t *len);
+
+/* probe.c: is the FuncNodes worker <uuid> answering on host:port? */
+enum probe_result {
+	PROBE_ACTIVE,   /* answered with our uuid */
+	PROBE_MISMATCH, /* answered with another uuid */
+	PROBE_FAILED,   /* refused, timed out, bad answer */
+};
+typedef void probe_cb(void *arg, enum probe_result, const char *detail);
+struct probe;
+/* Starts a probe; cb is called exactly once, never from inside this call. */
+struct probe *probe_start(struct ev_loop *, const char *host, int port,
+    const char *uuid, double connect_s, double reply_s, probe_cb *, void *arg);
+/* Cancels a pending probe; its callback is not called. */
+void probe_cancel(struct probe *);
+/* The lws protocol callback of outgoing probe connections. */
+int
+probe_lws_callback(struct lws *, int reason, void *user, void *in, size_t len);
+/* Maps 0.0.0.0, ::, "" and localhost to the loopback literal to dial. */
+const char *probe_dial_host(const char *host);
+
+/* registry.c: the workers known from the workers dir */
+enum worker_state {
+	WORKER_INACTIVE,
+	WORKER_ACTIVE,
+};
+int registry_init(struct ev_loop *, const struct fnwm_config *);
+void registry_shutdown(void);
+/* Full directory scan (start-up, inotify overflow). */
+void registry_scan_all(void);
+/* A file in the workers dir changed; name is its basename. */
+void registry_file_event(const char *name);
+/* Marks every worker with a .p for a liveness re-check and re-probe. */
+void registry_reprobe_all(void);
+/* Whether the first scan, probes included, has finished. */
+int registry_ready(void);
+/* The cached worker_status message (a new reference). */
+struct fnwm_outmsg *registry_status_msg(void);
+size_t registry_count(void);
+
+/* watch.c: inotify on the workers dir and the config dir, timers */
+int watch_start(struct ev_loop *, const struct fnwm_config *, char **cause);
+void watch_stop(void);
+
+/* main.c */
+/* Starts an orderly shutdown of the master; safe from any callback. */
+void master_shutdown(const char *why);
+extern const struct fnwm_config *master_cfg;
+
+#endif

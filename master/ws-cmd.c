@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command table of the hub and its dispatch, in the order FuncNodes
+ * defines: exact plain-text commands first, then JSON objects by "type".
+ * Every refusal is an {"type":"error"} reply; no input closes the client.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "xmalloc.h"
+#include "master.h"
+
+/* Reading this table answers "what can a client make the master do?". */
+static const struct ws_cmd_entry *const ws_cmd_table[] = {
+	&ws_cmd_ping_entry,
+	&ws_cmd_identify_entry,
+	&ws_cmd_stop_entry,
+	&ws_cmd_status_entry,
+	NULL,
+};
+
+void
+ws_cmd_error(struct ws_client *c, const char *fmt, ...)
+{
+	json_object *o = json_object_new_object();
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+	json_object_object_add(o, "type", json_object_new_string("error"));
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	hub_send_json(c, o);
+	json_object_put(o);
+	free(msg);
+}
+
+void
+ws_cmd_progress(struct ws_client *c, const char *message, double progress,
+    int blocking)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "type", json_object_new_string("progress"));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	json_object_object_add(o, "status", json_object_new_string("info"));
+	json_object_object_add(o, "progress", json_object_new_double(progress));
+	json_object_object_add(o, "blocking",
+	    json_object_new_boolean(blocking));
+	hub_send_json(c, o);
+	json_object_put(o);
+}
+
+static void
+ws_cmd_run(struct ws_client *c, const struct ws_cmd_entry *e, json_object *o)
+{
+	/*
+	 * A fresh connection gets nothing unsolicited until it sends a real
+	 * command: auto-start probes expect pong/identity as the first frame.
+	 */
+	if (e->subscribes)
+		c->subscribed = 1;
+	e->exec(c, o);
+}
+
+void
+ws_cmd_dispatch(struct ws_client *c, const char *text, size_t len)
+{
+	const struct ws_cmd_entry *const *ep;
+	json_object *o, *type;
+	const char *err, *name;
+	char safe[128];
+
+	for (ep = ws_cmd_table; *ep != NULL; ep++) {
+		if ((*ep)->plain && strlen((*ep)->name) == len &&
+		    memcmp((*ep)->name, text, len) == 0) {
+			log_debug("client: %s", (*ep)->name);
+			ws_cmd_run(c, *ep, NULL);
+			return;
+		}
+	}
+
+	log_safe(safe, sizeof safe, text, len > 60 ? 60 : len);
+	o = fnwm_json_parse(text, len, &err);
+	if (o == NULL) {
+		log_info("client: unknown message \"%s\": %s", safe, err);
+		if (len > 0 && strchr("{[\"", text[0]) == NULL)
+			ws_cmd_error(c, "unknown command: %s", safe);
+		else
+			ws_cmd_error(c, "invalid JSON: %s", err);
+		return;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		ws_cmd_error(c,
+		    "a message must be a plain-text command or a "
+		    "JSON object with a \"type\"");
+		goto out;
+	}
+	if (!json_object_object_get_ex(o, "type", &type) ||
+	    !json_object_is_type(type, json_type_string)) {
+		ws_cmd_error(c, "message has no \"type\" string");
+		goto out;
+	}
+	name = json_object_get_string(type);
+	for (ep = ws_cmd_table; *ep != NULL; ep++) {
+		if ((*ep)->json && strcmp((*ep)->name, name) == 0) {
+			log_debug("client: {\"type\": \"%s\"}", name);
+			ws_cmd_run(c, *ep, o);
+			goto out;
+		}
+	}
+	log_safe(safe, sizeof safe, name, json_object_get_string_len(type));
+	log_info("client: unknown message type \"%s\"", safe);
+	ws_cmd_error(c, "unknown message type: %s", safe);
+out:
+	json_object_put(o);
+}
