@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Channel I/O. The write side follows tmux/imsg: frames are appended to a
+ * buffer and the write watcher runs only while it is non-empty. Frames are
+ * reassembled from the stream on the read side and handed to the owner
+ * one at a time; a malformed frame closes the channel, never the process.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "log.h"
+#include "util.h"
+
+static void
+chan_fail(struct fnwm_chan *ch, int err)
+{
+	if (ch->closed)
+		return;
+	fnwm_chan_close(ch);
+	if (ch->on_close != NULL)
+		ch->on_close(ch, err, ch->arg);
+}
+
+static void
+chan_write_some(struct fnwm_chan *ch)
+{
+	ssize_t n;
+
+	while (ch->wlen > 0) {
+		n = write(ch->fd, ch->wbuf, ch->wlen);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			chan_fail(ch, errno);
+			return;
+		}
+		memmove(ch->wbuf, ch->wbuf + n, ch->wlen - (size_t)n);
+		ch->wlen -= (size_t)n;
+	}
+	if (ch->wlen == 0)
+		ev_io_stop(ch->loop, &ch->wio);
+	else
+		ev_io_start(ch->loop, &ch->wio);
+}
+
+static void
+chan_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	chan_write_some(w->data);
+}
+
+static void
+chan_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct fnwm_chan *ch = w->data;
+	struct fnwm_msg msg;
+	char sample[64];
+	size_t used, off;
+	ssize_t n;
+	int r;
+
+	n = read(ch->fd, ch->rbuf + ch->rlen, sizeof ch->rbuf - ch->rlen);
+	if (n == -1) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		chan_fail(ch, errno);
+		return;
+	}
+	if (n == 0) {
+		chan_fail(ch, 0);
+		return;
+	}
+	ch->rlen += (size_t)n;
+	off = 0;
+	while ((r = fnwm_msg_decode(ch->rbuf + off, ch->rlen - off, &msg,
+		    &used)) == 1) {
+		off += used;
+		ch->on_msg(ch, &msg, ch->arg);
+		if (ch->closed)
+			return; /* the owner closed it: touch nothing more */
+	}
+	if (r == -1) {
+		int err = errno;
+
+		log_warnx("channel: malformed frame (%s): %s", strerror(err),
+		    log_safe(sample, sizeof sample, ch->rbuf + off,
+			ch->rlen - off < 16 ? ch->rlen - off : 16));
+		chan_fail(ch, err);
+		return;
+	}
+	memmove(ch->rbuf, ch->rbuf + off, ch->rlen - off);
+	ch->rlen -= off;
+}
+
+void
+fnwm_chan_init(struct fnwm_chan *ch, struct ev_loop *loop, int fd,
+    fnwm_chan_msg_cb *on_msg, fnwm_chan_close_cb *on_close, void *arg)
+{
+	ch->fd = fd;
+	ch->closed = 0;
+	ch->loop = loop;
+	ch->seq = 0;
+	ch->rlen = ch->wlen = 0;
+	ch->on_msg = on_msg;
+	ch->on_close = on_close;
+	ch->arg = arg;
+	fnwm_set_nonblock(fd);
+	ev_io_init(&ch->rio, chan_read_cb, fd, EV_READ);
+	ev_io_init(&ch->wio, chan_write_cb, fd, EV_WRITE);
+	ch->rio.data = ch->wio.data = ch;
+	ev_io_start(loop, &ch->rio);
+}
+
+int
+fnwm_chan_send(struct fnwm_chan *ch, uint16_t type, const void *payload,
+    size_t len)
+{
+	size_t n;
+
+	if (ch->closed) {
+		errno = EPIPE;
+		return (-1);
+	}
+	n = fnwm_msg_encode(ch->wbuf + ch->wlen, sizeof ch->wbuf - ch->wlen,
+	    type, ch->seq + 1, payload, len);
+	if (n == 0) {
+		if (sizeof ch->wbuf - ch->wlen >= FNWM_MSG_MAX) {
+			errno = EINVAL;
+			return (-1);
+		}
+		/* A full buffer: the peer has stopped reading. */
+		chan_fail(ch, ENOBUFS);
+		errno = ENOBUFS;
+		return (-1);
+	}
+	ch->seq++;
+	ch->wlen += n;
+	chan_write_some(ch);
+	return (ch->closed ? -1 : 0);
+}
+
+int
+fnwm_chan_flush(struct fnwm_chan *ch, int timeout_ms)
+{
+	struct pollfd pfd;
+
+	while (!ch->closed && ch->wlen > 0) {
+		pfd.fd = ch->fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return (-1);
+		chan_write_some(ch);
+	}
+	return (ch->closed ? -1 : 0);
+}
+
+void
+fnwm_chan_close(struct fnwm_chan *ch)
+{
+	if (ch->closed)
+		return;
+	ch->closed = 1;
+	ev_io_stop(ch->loop, &ch->rio);
+	ev_io_stop(ch->loop, &ch->wio);
+	close(ch->fd);
+	ch->fd = -1;
+	ch->wlen = ch->rlen = 0;
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The codec of common/proto.h. Every size rule lives in one table here, so
+ * a handler may trust sizeof(struct ...) of what it is given.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "msg.h"
+
+struct msg_rule {
+	uint16_t type;
+	const char *name;
+	size_t min, max; /* payload bytes */
+	size_t fixed;	 /* bytes before the strings, if any */
+	int strings;	 /* 1: after fixed, only NUL-terminated strings */
+};
+
+static const struct msg_rule msg_rules[] = {
+	{ FNWM_MSG_HELLO, "HELLO", sizeof(struct fnwm_hello),
+	    sizeof(struct fnwm_hello), 0, 0 },
+	{ FNWM_MSG_ERROR, "ERROR", 1, 1024, 0, 1 },
+	{ FNWM_MSG_MON_STATE, "MON_STATE", sizeof(struct fnwm_state_msg),
+	    sizeof(struct fnwm_state_msg), 0, 0 },
+	{ FNWM_MSG_MON_EXIT, "MON_EXIT", sizeof(struct fnwm_exit_msg),
+	    sizeof(struct fnwm_exit_msg), 0, 0 },
+	{ FNWM_MSG_CMD_CONFIG, "CMD_CONFIG", sizeof(struct fnwm_config_msg) + 4,
+	    FNWM_MSG_MAX - sizeof(struct fnwm_msg_hdr),
+	    sizeof(struct fnwm_config_msg), 1 },
+	{ FNWM_MSG_CMD_START, "CMD_START", 0, 0, 0, 0 },
+	{ FNWM_MSG_CMD_STOP, "CMD_STOP", sizeof(struct fnwm_stop_cmd),
+	    sizeof(struct fnwm_stop_cmd), 0, 0 },
+	{ FNWM_MSG_CMD_RESTART, "CMD_RESTART", sizeof(struct fnwm_stop_cmd),
+	    sizeof(struct fnwm_stop_cmd), 0, 0 },
+	{ FNWM_MSG_CMD_EXIT, "CMD_EXIT", sizeof(struct fnwm_stop_cmd),
+	    sizeof(struct fnwm_stop_cmd), 0, 0 },
+};
+
+static const struct msg_rule *
+msg_rule(uint16_t type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof msg_rules / sizeof *msg_rules; i++)
+		if (msg_rules[i].type == type)
+			return (&msg_rules[i]);
+	return (NULL);
+}
+
+const char *
+fnwm_msg_type_name(uint16_t type)
+{
+	const struct msg_rule *r = msg_rule(type);
+
+	return (r != NULL ? r->name : "unknown");
+}
+
+/* The strings part: non-empty, ends with NUL, no empty trailing garbage. */
+static int
+msg_strings_ok(const unsigned char *p, size_t len)
+{
+	return (len > 0 && p[len - 1] == '\0');
+}
+
+int
+fnwm_msg_decode(const void *buf, size_t len, struct fnwm_msg *msg,
+    size_t *used)
+{
+	const struct msg_rule *r;
+	struct fnwm_msg_hdr hdr;
+	size_t plen;
+
+	if (len < sizeof hdr)
+		return (0);
+	memcpy(&hdr, buf, sizeof hdr);
+	if (hdr.len < sizeof hdr) {
+		errno = EBADMSG;
+		return (-1);
+	}
+	if (hdr.len > FNWM_MSG_MAX) {
+		errno = ERANGE;
+		return (-1);
+	}
+	if (hdr.version != FNWM_PROTO_VERSION || hdr.flags != 0) {
+		errno = EPROTO;
+		return (-1);
+	}
+	r = msg_rule(hdr.type);
+	plen = hdr.len - sizeof hdr;
+	if (r == NULL || plen < r->min || plen > r->max) {
+		errno = EPROTO;
+		return (-1);
+	}
+	if (len < hdr.len)
+		return (0);
+	if (r->strings &&
+	    !msg_strings_ok((const unsigned char *)buf + sizeof hdr + r->fixed,
+		plen - r->fixed)) {
+		errno = EPROTO;
+		return (-1);
+	}
+	msg->hdr = hdr;
+	msg->payload = (const unsigned char *)buf + sizeof hdr;
+	msg->len = plen;
+	*used = hdr.len;
+	return (1);
+}
+
+size_t
+fnwm_msg_encode(void *out, size_t outsz, uint16_t type, uint32_t seq,
+    const void *payload, size_t len)
+{
+	const struct msg_rule *r = msg_rule(type);
+	struct fnwm_msg_hdr hdr;
+
+	if (r == NULL || len < r->min || len > r->max ||
+	    sizeof hdr + len > outsz || sizeof hdr + len > FNWM_MSG_MAX)
+		return (0);
+	if (r->strings &&
+	    !msg_strings_ok((const unsigned char *)payload + r->fixed,
+		len - r->fixed))
+		return (0);
+	memset(&hdr, 0, sizeof hdr);
+	hdr.len = (uint32_t)(sizeof hdr + len);
+	hdr.type = type;
+	hdr.version = FNWM_PROTO_VERSION;
+	hdr.seq = seq;
+	memcpy(out, &hdr, sizeof hdr);
+	if (len > 0)
+		memcpy((unsigned char *)out + sizeof hdr, payload, len);
+	return (sizeof hdr + len);
+}
+
+const char *
+fnwm_msg_string(const struct fnwm_msg *msg, size_t *off)
+{
+	const struct msg_rule *r = msg_rule(msg->hdr.type);
+	const char *p = msg->payload;
+	const char *s;
+
+	if (r == NULL || !r->strings)
+		return (NULL);
+	if (*off < r->fixed)
+		*off = r->fixed;
+	if (*off >= msg->len)
+		return (NULL);
+	s = p + *off;
+	*off += strlen(s) + 1; /* the decoder checked the final NUL */
+	return (s);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* The frame codec of proto.h: pure functions over byte buffers, no I/O. */
+#ifndef FNWM_MSG_H
+#define FNWM_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct fnwm_msg {
+	struct fnwm_msg_hdr hdr;
+	const void *payload; /* borrowed from the input; valid until reuse */
+	size_t len;	     /* payload bytes */
+};
+
+/*
+ * Decodes one frame from buf. Returns 1 and fills msg and *used when a
+ * complete, valid frame is there; 0 when more bytes are needed; -1 when
+ * the bytes can never become a valid frame, with errno EBADMSG (bad
+ * header), ERANGE (length out of bounds) or EPROTO (version, type, size
+ * or strings wrong for the type).
+ */
+int fnwm_msg_decode(const void *buf, size_t len, struct fnwm_msg *msg,
+    size_t *used);
+
+/*
+ * Encodes a frame into out (size outsz). Returns the frame length, or 0
+ * when it does not fit or would not decode.
+ */
+size_t fnwm_msg_encode(void *out, size_t outsz, uint16_t type, uint32_t seq,
+    const void *payload, size_t len);
+
+/*
+ * Iterates the NUL-terminated strings after a payload's fixed part:
+ * returns the next string at *off (advancing it), or NULL at the end.
+ */
+const char *fnwm_msg_string(const struct fnwm_msg *, size_t *off);
+
+/* Name of a type for logs ("MON_STATE"), or "unknown". */
+const char *fnwm_msg_type_name(uint16_t type);
+
+#endif

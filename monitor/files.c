@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The files a monitor owns beside the FuncNodes ones in the workers dir:
+ * its lock, the worker's run lock, a status file, and the worker's log
+ * with its size cap. It also clears what a dead worker leaves behind
+ * (.p, .runstate), since a FuncNodes worker refuses to start while a .p
+ * exists.
+ */
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "util.h"
+#include "monitor.h"
+
+#define LOG_QUIET 1.0 /* s between two size checks of a chatty log */
+
+static int
+files_path(char *dst, const struct mon *m, const char *suffix)
+{
+	int n = snprintf(dst, PATH_MAX, "%s/worker_%s%s", m->workers_dir,
+	    m->uuid, suffix);
+
+	return (n < 0 || n >= PATH_MAX ? -1 : 0);
+}
+
+int
+files_init(struct mon *m, const char *uuid, const char *workers_dir)
+{
+	if (snprintf(m->uuid, sizeof m->uuid, "%s", uuid) >=
+		(int)sizeof m->uuid ||
+	    snprintf(m->workers_dir, sizeof m->workers_dir, "%s",
+		workers_dir) >= (int)sizeof m->workers_dir)
+		return (-1);
+	if (files_path(m->p_path, m, ".p") == -1 ||
+	    files_path(m->runstate_path, m, ".runstate") == -1 ||
+	    files_path(m->status_path, m, ".status") == -1 ||
+	    files_path(m->lock_path, m, ".lock") == -1 ||
+	    files_path(m->runlock_path, m, ".run.lock") == -1)
+		return (-1);
+	m->lockfd = -1;
+	m->logwatch_fd = -1;
+	return (0);
+}
+
+int
+files_lock(struct mon *m)
+{
+	m->lockfd = open(m->lock_path, O_RDWR | O_CREAT | O_CLOEXEC |
+		O_NOFOLLOW, 0600);
+	if (m->lockfd == -1)
+		return (-1);
+	if (flock(m->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		close(m->lockfd);
+		m->lockfd = -1;
+		return (-1);
+	}
+	return (0);
+}
+
+pid_t
+files_read_pid(struct mon *m, struct timespec *mtime)
+{
+	char buf[64];
+	struct stat st;
+	long long v;
+	ssize_t n;
+	int fd;
+
+	fd = open(m->p_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return (0);
+	n = read(fd, buf, sizeof buf - 1);
+	if (fstat(fd, &st) == 0 && mtime != NULL)
+		*mtime = st.st_mtim;
+	close(fd);
+	if (n <= 0)
+		return (0);
+	buf[n] = '\0';
+	if (fnwm_parse_int(buf, 1, INT32_MAX, &v) == -1)
+		return (0);
+	return ((pid_t)v);
+}
+
+void
+files_worker_started(struct mon *m)
+{
+	files_log_watch(m);
+}
+
+/*
+ * After the worker pid exited (or, with pid 0, before a launch): remove a
+ * .p that names a process no longer alive, and leave a final runstate (or
+ * remove a stale one before a launch).
+ */
+void
+files_worker_exited(struct mon *m, pid_t pid, const char *final_runstate)
+{
+	pid_t p = files_read_pid(m, NULL);
+
+	if (access(m->p_path, F_OK) == 0 &&
+	    (p == pid || p <= 0 || fnwm_proc_alive(p, NULL) == 0)) {
+		if (unlink(m->p_path) == -1 && errno != ENOENT)
+			log_warn("unlink %s", m->p_path);
+	}
+	if (final_runstate != NULL) {
+		if (fnwm_atomic_write(m->runstate_path, final_runstate,
+			strlen(final_runstate), 0600) == -1)
+			log_warn("write %s", m->runstate_path);
+	} else if (unlink(m->runstate_path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", m->runstate_path);
+}
+
+void
+files_write_status(struct mon *m)
+{
+	char buf[512];
+	int n;
+
+	n = snprintf(buf, sizeof buf,
+	    "version=1\nstate=%s\npid=%ld\nadopted=%d\nmonitor=%ld\n"
+	    "restarts=%u\nlast_exit=%ld\nsince=%llu\n",
+	    fsm_state_name(m->state), (long)m->pid, m->adopted,
+	    (long)getpid(), m->pst.restarts,
+	    m->last_exit == INT32_MIN ? 0L : (long)m->last_exit,
+	    (unsigned long long)m->since_wall_ms);
+	if (fnwm_atomic_write(m->status_path, buf, (size_t)n, 0600) == -1)
+		log_warn("write %s", m->status_path);
+}
+
+/* Copies src to dst with a fixed buffer (no heap in the monitor). */
+static int
+files_copy(const char *src, const char *dst)
+{
+	char buf[8192];
+	ssize_t n;
+	int in, out, rc = 0;
+
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in == -1)
+		return (-1);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (out == -1) {
+		close(in);
+		return (-1);
+	}
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			rc = -1;
+			break;
+		}
+	if (n < 0)
+		rc = -1;
+	close(in);
+	close(out);
+	return (rc);
+}
+
+/*
+ * copytruncate: the worker writes the log through its own O_APPEND fd (a
+ * pipe through us would die with us), so the file is copied aside and
+ * truncated in place; the worker's next write lands at the new end.
+ */
+static void
+files_log_rotate(struct mon *m)
+{
+	char from[PATH_MAX + 16], to[PATH_MAX + 16];
+	struct stat st;
+	uint32_t i;
+
+	if (m->log_max == 0 || stat(m->log_path, &st) == -1 ||
+	    (uint64_t)st.st_size <= m->log_max)
+		return;
+	for (i = m->log_keep; i > 1; i--) {
+		snprintf(from, sizeof from, "%s.%u", m->log_path, i - 1);
+		snprintf(to, sizeof to, "%s.%u", m->log_path, i);
+		(void)rename(from, to);
+	}
+	if (m->log_keep > 0) {
+		snprintf(to, sizeof to, "%s.1", m->log_path);
+		if (files_copy(m->log_path, to) == -1)
+			log_warn("copy %s", m->log_path);
+	}
+	if (truncate(m->log_path, 0) == -1)
+		log_warn("truncate %s", m->log_path);
+	else
+		log_info("rotated %s (%lld bytes)", m->log_path,
+		    (long long)st.st_size);
+}
+
+static void
+files_log_event_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct mon *m = w->data;
+	char buf[4096];
+
+	while (read(m->logwatch_fd, buf, sizeof buf) > 0)
+		;
+	files_log_rotate(m);
+	/* At most one check per LOG_QUIET: a chatty worker costs no CPU. */
+	ev_io_stop(loop, &m->logw);
+	ev_timer_set(&m->logquiet, LOG_QUIET, 0);
+	ev_timer_start(loop, &m->logquiet);
+}
+
+static void
+files_log_quiet_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mon *m = w->data;
+
+	if (m->logwatch_fd != -1)
+		ev_io_start(loop, &m->logw);
+}
+
+void
+files_log_watch(struct mon *m)
+{
+	if (m->logwatch_fd != -1 || m->log_max == 0)
+		return;
+	m->logwatch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (m->logwatch_fd == -1) {
+		log_warn("inotify");
+		return;
+	}
+	if (inotify_add_watch(m->logwatch_fd, m->log_path, IN_MODIFY) == -1) {
+		log_warn("inotify %s", m->log_path);
+		close(m->logwatch_fd);
+		m->logwatch_fd = -1;
+		return;
+	}
+	ev_io_init(&m->logw, files_log_event_cb, m->logwatch_fd, EV_READ);
+	m->logw.data = m;
+	ev_timer_init(&m->logquiet, files_log_quiet_cb, LOG_QUIET, 0);
+	m->logquiet.data = m;
+	ev_io_start(m->loop, &m->logw);
+	files_log_rotate(m);
+}
+
+void
+files_log_unwatch(struct mon *m)
+{
+	if (m->logwatch_fd == -1)
+		return;
+	ev_io_stop(m->loop, &m->logw);
+	ev_timer_stop(m->loop, &m->logquiet);
+	close(m->logwatch_fd);
+	m->logwatch_fd = -1;
+}

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The monitor's state machine, as s6 writes it: a states x events table of
+ * actions, each returning the next state. fsm_feed() is the only function
+ * that assigns m->state, and it announces every change (status file, then
+ * a MON_STATE frame to the master).
+ */
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+
+#include "log.h"
+#include "monitor.h"
+
+typedef enum fnwm_worker_state mon_action(struct mon *,
+    const struct mon_evarg *);
+
+static enum fnwm_worker_state
+act_spawn(struct mon *m, const struct mon_evarg *a)
+{
+	m->want_start = 0;
+	m->ops->disarm(m, MON_T_BACKOFF);
+	if (m->ops->spawn(m) == -1) {
+		/* Not fatal: try again after a backoff delay (s6 does too). */
+		uint32_t delay;
+		enum policy_verdict v = policy_on_exit(&m->pcfg, &m->pst,
+		    m->ops->now(), 0, 127, 0, &delay);
+
+		if (v == POLICY_GIVE_UP || v == POLICY_DOWN)
+			return (FNWM_WS_FAILED);
+		m->ops->arm(m, MON_T_BACKOFF, delay);
+		m->next_start_in_ms = delay;
+		return (FNWM_WS_BACKOFF);
+	}
+	m->started_ms = m->ops->now();
+	m->ops->arm(m, MON_T_HEALTHY, m->pcfg.healthy_ms);
+	return (FNWM_WS_STARTING);
+}
+
+/* A start asked for by the master: a fresh tally, then spawn. */
+static enum fnwm_worker_state
+act_start(struct mon *m, const struct mon_evarg *a)
+{
+	policy_reset(&m->pcfg, &m->pst);
+	return (act_spawn(m, a));
+}
+
+static enum fnwm_worker_state
+act_healthy(struct mon *m, const struct mon_evarg *a)
+{
+	return (FNWM_WS_RUNNING);
+}
+
+static enum fnwm_worker_state
+act_exited(struct mon *m, const struct mon_evarg *a)
+{
+	uint64_t now = m->ops->now();
+	uint32_t delay;
+	enum policy_verdict v;
+
+	m->ops->disarm(m, MON_T_HEALTHY);
+	m->pid = 0;
+	m->adopted = 0;
+	m->last_exit = a->sig != 0 ? -a->sig : a->code;
+	v = policy_on_exit(&m->pcfg, &m->pst, now, now - m->started_ms,
+	    a->code, a->sig, &delay);
+	log_info("worker exited (%s %d) after %llu ms: %s",
+	    a->sig != 0 ? "signal" : "status", a->sig != 0 ? a->sig : a->code,
+	    (unsigned long long)(now - m->started_ms), policy_verdict_name(v));
+	switch (v) {
+	case POLICY_DOWN:
+		return (FNWM_WS_DOWN);
+	case POLICY_GIVE_UP:
+		return (FNWM_WS_FAILED);
+	case POLICY_RESTART_NOW:
+		return (act_spawn(m, a));
+	case POLICY_BACKOFF:
+		m->ops->arm(m, MON_T_BACKOFF, delay);
+		m->next_start_in_ms = delay;
+		return (FNWM_WS_BACKOFF);
+	}
+	return (FNWM_WS_FAILED);
+}
+
+static void
+stop_arm(struct mon *m, const struct mon_evarg *a)
+{
+	if (a != NULL && a->stop != NULL)
+		m->stop = *a->stop;
+	m->esc_step = 0;
+	m->ops->disarm(m, MON_T_HEALTHY);
+	/* The master sends the worker its stop command; we wait, then TERM. */
+	m->ops->arm(m, MON_T_ESCALATE, m->stop.term_after_ms);
+}
+
+static enum fnwm_worker_state
+act_stop(struct mon *m, const struct mon_evarg *a)
+{
+	m->want_start = 0;
+	stop_arm(m, a);
+	return (FNWM_WS_STOPPING);
+}
+
+static enum fnwm_worker_state
+act_restart(struct mon *m, const struct mon_evarg *a)
+{
+	stop_arm(m, a);
+	m->want_start = 1;
+	return (FNWM_WS_STOPPING);
+}
+
+static enum fnwm_worker_state
+act_exit_running(struct mon *m, const struct mon_evarg *a)
+{
+	m->want_exit = 1;
+	return (act_stop(m, a));
+}
+
+static enum fnwm_worker_state
+act_escalate(struct mon *m, const struct mon_evarg *a)
+{
+	if (m->esc_step == 0) {
+		log_info("worker %ld did not stop in time: SIGTERM",
+		    (long)m->pid);
+		m->ops->signal(m, SIGTERM);
+		m->esc_step = 1;
+		m->ops->arm(m, MON_T_ESCALATE, m->stop.kill_after_ms);
+	} else {
+		log_info("worker %ld ignored SIGTERM: SIGKILL", (long)m->pid);
+		m->ops->signal(m, SIGKILL);
+		m->esc_step = 2;
+		/* Nothing outlives SIGKILL; the child watcher ends this. */
+	}
+	return (FNWM_WS_STOPPING);
+}
+
+static enum fnwm_worker_state
+act_stopped(struct mon *m, const struct mon_evarg *a)
+{
+	m->ops->disarm(m, MON_T_ESCALATE);
+	m->pid = 0;
+	m->adopted = 0;
+	m->last_exit = a->sig != 0 ? -a->sig : a->code;
+	if (m->want_start) {
+		policy_reset(&m->pcfg, &m->pst);
+		m->pst.restarts++;
+		return (act_spawn(m, a));
+	}
+	return (FNWM_WS_DOWN);
+}
+
+static enum fnwm_worker_state
+act_want_start(struct mon *m, const struct mon_evarg *a)
+{
+	m->want_start = 1;
+	return (m->state);
+}
+
+static enum fnwm_worker_state
+act_want_exit(struct mon *m, const struct mon_evarg *a)
+{
+	m->want_exit = 1;
+	m->want_start = 0;
+	return (m->state);
+}
+
+static enum fnwm_worker_state
+act_cancel_backoff(struct mon *m, const struct mon_evarg *a)
+{
+	m->ops->disarm(m, MON_T_BACKOFF);
+	return (FNWM_WS_DOWN);
+}
+
+static enum fnwm_worker_state
+act_exit_now(struct mon *m, const struct mon_evarg *a)
+{
+	m->ops->disarm(m, MON_T_BACKOFF);
+	m->want_exit = 1;
+	return (FNWM_WS_DOWN);
+}
+
+static enum fnwm_worker_state
+act_adopted(struct mon *m, const struct mon_evarg *a)
+{
+	return (FNWM_WS_RUNNING);
+}
+
+static enum fnwm_worker_state
+act_nothing(struct mon *m, const struct mon_evarg *a)
+{
+	return (m->state);
+}
+
+/* Every cell not listed is NULL: logged at debug level and ignored. */
+static mon_action *const fsm_table[FNWM_WS_MAX][MON_EV_MAX] = {
+	[FNWM_WS_DOWN] = {
+		[MON_EV_CMD_START] = act_start,
+		[MON_EV_CMD_RESTART] = act_start,
+		[MON_EV_CMD_STOP] = act_nothing,
+		[MON_EV_CMD_EXIT] = act_exit_now,
+		[MON_EV_ADOPTED] = act_adopted,
+	},
+	[FNWM_WS_STARTING] = {
+		[MON_EV_CHILD_EXIT] = act_exited,
+		[MON_EV_HEALTHY] = act_healthy,
+		[MON_EV_CMD_STOP] = act_stop,
+		[MON_EV_CMD_RESTART] = act_restart,
+		[MON_EV_CMD_EXIT] = act_exit_running,
+		[MON_EV_CMD_START] = act_nothing,
+	},
+	[FNWM_WS_RUNNING] = {
+		[MON_EV_CHILD_EXIT] = act_exited,
+		[MON_EV_CMD_STOP] = act_stop,
+		[MON_EV_CMD_RESTART] = act_restart,
+		[MON_EV_CMD_EXIT] = act_exit_running,
+		[MON_EV_CMD_START] = act_nothing,
+	},
+	[FNWM_WS_STOPPING] = {
+		[MON_EV_CHILD_EXIT] = act_stopped,
+		[MON_EV_ESCALATE] = act_escalate,
+		[MON_EV_CMD_START] = act_want_start,
+		[MON_EV_CMD_RESTART] = act_want_start,
+		[MON_EV_CMD_EXIT] = act_want_exit,
+		[MON_EV_CMD_STOP] = act_nothing,
+	},
+	[FNWM_WS_BACKOFF] = {
+		[MON_EV_BACKOFF] = act_spawn,
+		[MON_EV_CMD_START] = act_start,
+		[MON_EV_CMD_RESTART] = act_start,
+		[MON_EV_CMD_STOP] = act_cancel_backoff,
+		[MON_EV_CMD_EXIT] = act_exit_now,
+	},
+	[FNWM_WS_FAILED] = {
+		[MON_EV_CMD_START] = act_start,
+		[MON_EV_CMD_RESTART] = act_start,
+		[MON_EV_CMD_STOP] = act_cancel_backoff,
+		[MON_EV_CMD_EXIT] = act_exit_now,
+	},
+};
+
+static const char *const fsm_state_names[FNWM_WS_MAX] = {
+	[FNWM_WS_DOWN] = "down",
+	[FNWM_WS_STARTING] = "starting",
+	[FNWM_WS_RUNNING] = "running",
+	[FNWM_WS_STOPPING] = "stopping",
+	[FNWM_WS_BACKOFF] = "backoff",
+	[FNWM_WS_FAILED] = "failed",
+};
+
+static const char *const fsm_event_names[MON_EV_MAX] = {
+	[MON_EV_CMD_START] = "start",
+	[MON_EV_CMD_STOP] = "stop",
+	[MON_EV_CMD_RESTART] = "restart",
+	[MON_EV_CMD_EXIT] = "exit",
+	[MON_EV_CHILD_EXIT] = "child exit",
+	[MON_EV_HEALTHY] = "healthy",
+	[MON_EV_BACKOFF] = "backoff over",
+	[MON_EV_ESCALATE] = "escalate",
+	[MON_EV_ADOPTED] = "adopted",
+};
+
+const char *
+fsm_state_name(enum fnwm_worker_state s)
+{
+	return (s < FNWM_WS_MAX ? fsm_state_names[s] : "?");
+}
+
+const char *
+fsm_event_name(enum mon_event e)
+{
+	return (e < MON_EV_MAX ? fsm_event_names[e] : "?");
+}
+
+void
+fsm_init(struct mon *m, const struct mon_ops *ops)
+{
+	m->ops = ops;
+	m->state = FNWM_WS_DOWN;
+	m->last_exit = INT32_MIN;
+	m->stop.term_after_ms = 10000;
+	m->stop.kill_after_ms = 5000;
+	policy_defaults(&m->pcfg);
+	policy_reset(&m->pcfg, &m->pst);
+}
+
+void
+fsm_feed(struct mon *m, enum mon_event ev, const struct mon_evarg *a)
+{
+	static const struct mon_evarg none = { 0, 0, NULL };
+	enum fnwm_worker_state prev = m->state, next;
+	mon_action *act;
+
+	FNWM_ASSERT(m->state < FNWM_WS_MAX && ev < MON_EV_MAX);
+	act = fsm_table[m->state][ev];
+	if (act == NULL) {
+		log_debug("%s: event %s ignored", fsm_state_name(m->state),
+		    fsm_event_name(ev));
+		return;
+	}
+	next = act(m, a != NULL ? a : &none);
+	m->state = next;
+	if (next != prev || ev == MON_EV_CHILD_EXIT || ev == MON_EV_BACKOFF) {
+		log_debug("%s -> %s on %s", fsm_state_name(prev),
+		    fsm_state_name(next), fsm_event_name(ev));
+		m->ops->announce(m);
+	}
+	if (m->want_exit && m->state == FNWM_WS_DOWN)
+		m->ops->finish(m);
+	else if (m->want_exit && m->state == FNWM_WS_FAILED)
+		m->ops->finish(m);
+}

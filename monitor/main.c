@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fnwm-monitor: argv, the per-worker lock, the master's commands, and the
+ * loop. The master starts it with its end of a socketpair on fd 3; when
+ * that channel closes the monitor keeps supervising a running worker.
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "util.h"
+#include "monitor.h"
+
+static struct mon mon;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: fnwm-monitor --uuid UUID --workers-dir DIR [--debug]\n"
+	    "\n"
+	    "Supervises one FuncNodes worker for the fnwm master, which starts\n"
+	    "it with its channel on fd 3. Not meant to be run by hand.\n"
+	    "\n"
+	    "exit status: 0 told to exit; 100 usage error; 101 another "
+	    "monitor\n"
+	    "  supervises this worker; 111 a start-up system call failed\n");
+}
+
+static void
+mon_error(struct mon *m, const char *why)
+{
+	log_warnx("master: %s", why);
+	if (m->chan_up)
+		(void)fnwm_chan_send(&m->chan, FNWM_MSG_ERROR, why,
+		    strlen(why) + 1);
+}
+
+static int
+mon_configure(struct mon *m, const struct fnwm_msg *msg)
+{
+	const struct fnwm_config_msg *c = msg->payload;
+	const char *s;
+	size_t off = 0, used = 0, n;
+	int i;
+
+	if (c->restart >= FNWM_RESTART_MAX || c->argc == 0 ||
+	    c->argc > FNWM_ARGV_MAX || c->backoff_initial_ms == 0 ||
+	    c->backoff_max_ms < c->backoff_initial_ms) {
+		mon_error(m, "bad configuration");
+		return (-1);
+	}
+	s = fnwm_msg_string(msg, &off);
+	if (s == NULL || snprintf(m->log_path, sizeof m->log_path, "%s", s) >=
+		(int)sizeof m->log_path) {
+		mon_error(m, "bad log path");
+		return (-1);
+	}
+	for (i = 0; i < c->argc; i++) {
+		s = fnwm_msg_string(msg, &off);
+		if (s == NULL) {
+			mon_error(m, "configuration: fewer strings than argc");
+			m->argv[0] = NULL;
+			return (-1);
+		}
+		n = strlen(s) + 1;
+		memcpy(m->argbuf + used, s, n);
+		m->argv[i] = m->argbuf + used;
+		used += n;
+	}
+	m->argv[c->argc] = NULL;
+	m->pcfg.mode = c->restart;
+	m->pcfg.healthy_ms = c->healthy_ms;
+	m->pcfg.backoff_initial_ms = c->backoff_initial_ms;
+	m->pcfg.backoff_max_ms = c->backoff_max_ms;
+	m->pcfg.giveup_count = c->giveup_count > POLICY_TALLY_MAX ?
+	    POLICY_TALLY_MAX :
+	    c->giveup_count;
+	m->pcfg.giveup_window_ms = c->giveup_window_ms;
+	m->log_max = c->log_max_bytes;
+	m->log_keep = c->log_keep > 9 ? 9 : c->log_keep;
+	if (m->pst.backoff_ms == 0 ||
+	    m->pst.backoff_ms < m->pcfg.backoff_initial_ms)
+		m->pst.backoff_ms = m->pcfg.backoff_initial_ms;
+	m->configured = 1;
+	return (0);
+}
+
+static void
+mon_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
+{
+	struct mon *m = arg;
+	struct mon_evarg a = { 0, 0, NULL };
+	char reason[256];
+
+	switch (msg->hdr.type) {
+	case FNWM_MSG_HELLO:
+		break;
+	case FNWM_MSG_ERROR:
+		log_warnx("master says: %s",
+		    log_safe(reason, sizeof reason, msg->payload,
+			msg->len - 1));
+		break;
+	case FNWM_MSG_CMD_CONFIG:
+		(void)mon_configure(m, msg);
+		break;
+	case FNWM_MSG_CMD_START:
+		if (!m->configured) {
+			mon_error(m, "start before configuration");
+			break;
+		}
+		/* A worker already running is taken over, never doubled. */
+		if (m->state == FNWM_WS_DOWN && worker_adopt(m) == 1)
+			fsm_feed(m, MON_EV_ADOPTED, NULL);
+		else
+			fsm_feed(m, MON_EV_CMD_START, NULL);
+		break;
+	case FNWM_MSG_CMD_STOP:
+		a.stop = msg->payload;
+		fsm_feed(m, MON_EV_CMD_STOP, &a);
+		break;
+	case FNWM_MSG_CMD_RESTART:
+		a.stop = msg->payload;
+		if (!m->configured) {
+			mon_error(m, "restart before configuration");
+			break;
+		}
+		fsm_feed(m, MON_EV_CMD_RESTART, &a);
+		break;
+	case FNWM_MSG_CMD_EXIT:
+		a.stop = msg->payload;
+		fsm_feed(m, MON_EV_CMD_EXIT, &a);
+		break;
+	default:
+		/* The decoder knows the type but it is not ours to get. */
+		mon_error(m, "unexpected message type");
+		fnwm_chan_close(ch);
+		m->chan_up = 0;
+		break;
+	}
+}
+
+static void
+mon_close_cb(struct fnwm_chan *ch, int err, void *arg)
+{
+	struct mon *m = arg;
+
+	m->chan_up = 0;
+	if (err != 0)
+		log_warnx("channel to the master closed: %s", strerror(err));
+	else
+		log_info("master went away");
+	/* Nothing to supervise and nobody to ask for it: leave. */
+	if (m->state == FNWM_WS_DOWN || m->state == FNWM_WS_FAILED)
+		m->ops->finish(m);
+	else
+		log_info("still supervising worker %ld", (long)m->pid);
+}
+
+static void
+mon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct mon *m = w->data;
+	struct mon_evarg a = { 0, 0, &m->stop };
+
+	if (w->signum == SIGHUP)
+		return;
+	log_info("%s: stopping the worker, then exiting",
+	    w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	fsm_feed(m, MON_EV_CMD_EXIT, &a);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "uuid", required_argument, NULL, 'u' },
+		{ "workers-dir", required_argument, NULL, 'w' },
+		{ "debug", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fnwm_hello hello;
+	const char *uuid = NULL, *wdir = NULL;
+	struct mon *m = &mon;
+	struct stat st;
+	int ch, debug = 0;
+
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'u':
+			uuid = optarg;
+			break;
+		case 'w':
+			wdir = optarg;
+			break;
+		case 'D':
+			debug = 1;
+			break;
+		case 'h':
+		default:
+			usage();
+			return (FNWM_MON_EXIT_PERMANENT);
+		}
+	}
+	fnwm_log_init("fnwm-monitor", debug ? FNWM_LOG_DEBUG : FNWM_LOG_INFO);
+	if (uuid == NULL || wdir == NULL || optind != argc ||
+	    !fnwm_worker_id_valid(uuid, strlen(uuid))) {
+		usage();
+		return (FNWM_MON_EXIT_PERMANENT);
+	}
+	fnwm_log_set_tag(uuid);
+	if (fstat(FNWM_CHANNEL_FD, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+		log_warnx("fd %d is not the channel to the master",
+		    FNWM_CHANNEL_FD);
+		return (FNWM_MON_EXIT_PERMANENT);
+	}
+	/* The worker must not inherit the channel. */
+	fnwm_set_cloexec(FNWM_CHANNEL_FD, 1);
+	if (files_init(m, uuid, wdir) == -1) {
+		log_warnx("path too long");
+		return (FNWM_MON_EXIT_PERMANENT);
+	}
+	if (files_lock(m) == -1) {
+		if (errno == EWOULDBLOCK) {
+			log_warnx("another monitor supervises this worker");
+			return (FNWM_MON_EXIT_LOCKED);
+		}
+		log_warn("lock %s", m->lock_path);
+		return (FNWM_MON_EXIT_TEMPORARY);
+	}
+	m->debug = debug;
+	m->loop = ev_default_loop(EVFLAG_AUTO);
+	if (m->loop == NULL) {
+		log_warnx("cannot create the event loop");
+		return (FNWM_MON_EXIT_TEMPORARY);
+	}
+	fsm_init(m, &mon_real_ops);
+	worker_timers_init(m);
+	ev_signal_init(&m->sigterm, mon_signal_cb, SIGTERM);
+	ev_signal_init(&m->sigint, mon_signal_cb, SIGINT);
+	ev_signal_init(&m->sighup, mon_signal_cb, SIGHUP);
+	m->sigterm.data = m->sigint.data = m->sighup.data = m;
+	ev_signal_start(m->loop, &m->sigterm);
+	ev_signal_start(m->loop, &m->sigint);
+	ev_signal_start(m->loop, &m->sighup);
+	signal(SIGPIPE, SIG_IGN);
+
+	fnwm_chan_init(&m->chan, m->loop, FNWM_CHANNEL_FD, mon_msg_cb,
+	    mon_close_cb, m);
+	m->chan_up = 1;
+	if (worker_adopt(m) == 1)
+		fsm_feed(m, MON_EV_ADOPTED, NULL);
+	memset(&hello, 0, sizeof hello);
+	hello.pid = (uint32_t)getpid();
+	hello.role = FNWM_ROLE_MONITOR;
+	hello.state = (uint16_t)m->state;
+	(void)fnwm_chan_send(&m->chan, FNWM_MSG_HELLO, &hello, sizeof hello);
+	report_state(m);
+
+	ev_run(m->loop, 0);
+
+	if (m->chan_up) {
+		(void)fnwm_chan_flush(&m->chan, 1000);
+		fnwm_chan_close(&m->chan);
+	}
+	files_log_unwatch(m);
+	unlink(m->status_path);
+	ev_loop_destroy(m->loop);
+	close(m->lockfd);
+	return (FNWM_MON_EXIT_OK);
+}

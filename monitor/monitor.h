@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fnwm-monitor: supervises one worker. It links common/ and libev only,
+ * allocates nothing after start-up, and keeps supervising when its
+ * channel to the master closes. Prototypes grouped by file.
+ */
+#ifndef FNWM_MONITOR_H
+#define FNWM_MONITOR_H
+
+#include <sys/types.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "chan.h"
+#include "policy.h"
+#include "proto.h"
+
+enum mon_event {
+	MON_EV_CMD_START,
+	MON_EV_CMD_STOP,
+	MON_EV_CMD_RESTART,
+	MON_EV_CMD_EXIT,
+	MON_EV_CHILD_EXIT,
+	MON_EV_HEALTHY,	 /* the healthy timer fired */
+	MON_EV_BACKOFF,	 /* the restart timer fired */
+	MON_EV_ESCALATE, /* the stop escalation timer fired */
+	MON_EV_ADOPTED,	 /* a running worker was taken over */
+	MON_EV_MAX
+};
+
+enum mon_timer {
+	MON_T_HEALTHY,
+	MON_T_BACKOFF,
+	MON_T_ESCALATE,
+	MON_T_MAX
+};
+
+struct mon;
+
+/* Side effects of the state machine, so tests can drive it with fakes. */
+struct mon_ops {
+	int (*spawn)(struct mon *);	    /* 0, or -1: could not start */
+	void (*signal)(struct mon *, int);  /* to the worker's group */
+	void (*arm)(struct mon *, enum mon_timer, uint32_t ms);
+	void (*disarm)(struct mon *, enum mon_timer);
+	uint64_t (*now)(void);		    /* monotonic ms */
+	void (*announce)(struct mon *);	    /* state changed */
+	void (*finish)(struct mon *);	    /* exit the monitor (0) */
+};
+
+struct mon_evarg {
+	int code, sig;			  /* CHILD_EXIT */
+	const struct fnwm_stop_cmd *stop; /* CMD_STOP/RESTART/EXIT */
+};
+
+struct mon {
+	const struct mon_ops *ops;
+	enum fnwm_worker_state state;
+	struct policy_cfg pcfg;
+	struct policy_state pst;
+	pid_t pid;	     /* worker, 0 when none */
+	int adopted;	     /* worker found running, not started by us */
+	uint64_t started_ms; /* monotonic, at spawn */
+	uint64_t since_wall_ms;
+	uint32_t next_start_in_ms; /* BACKOFF: delay armed */
+	int32_t last_exit;   /* code, or -signal; INT32_MIN none */
+	struct fnwm_stop_cmd stop;
+	int esc_step;	     /* 0 wait, 1 sent TERM, 2 sent KILL */
+	int want_start;	     /* start again once down (restart) */
+	int want_exit;	     /* exit once down */
+	int configured;
+
+	/* Everything below is the real monitor's, not the state machine's. */
+	struct ev_loop *loop;
+	char uuid[160];
+	char workers_dir[PATH_MAX];
+	char p_path[PATH_MAX], runstate_path[PATH_MAX], status_path[PATH_MAX];
+	char lock_path[PATH_MAX], runlock_path[PATH_MAX];
+	char log_path[PATH_MAX];
+	char argbuf[FNWM_MSG_MAX];
+	char *argv[FNWM_ARGV_MAX + 1];
+	uint32_t log_max, log_keep;
+	int debug;
+	int lockfd;
+	int pidfd;
+	ev_io pidw;
+	ev_child cw;
+	ev_timer timers[MON_T_MAX];
+	ev_signal sigterm, sigint, sighup;
+	struct fnwm_chan chan;
+	int chan_up;
+	int logwatch_fd;
+	ev_io logw;
+	ev_timer logquiet;
+};
+
+/* fsm.c */
+/* Feeds one event to the table; the only writer of m->state. */
+void fsm_feed(struct mon *, enum mon_event, const struct mon_evarg *);
+void fsm_init(struct mon *, const struct mon_ops *);
+const char *fsm_state_name(enum fnwm_worker_state);
+const char *fsm_event_name(enum mon_event);
+
+/* worker.c */
+extern const struct mon_ops mon_real_ops;
+int worker_adopt(struct mon *);
+void worker_timers_init(struct mon *);
+
+/* files.c */
+int files_init(struct mon *, const char *uuid, const char *workers_dir);
+int files_lock(struct mon *);
+void files_worker_started(struct mon *);
+void files_worker_exited(struct mon *, pid_t, const char *final_runstate);
+void files_write_status(struct mon *);
+void files_log_watch(struct mon *);
+void files_log_unwatch(struct mon *);
+/* Reads the worker's .p: its pid, or 0. */
+pid_t files_read_pid(struct mon *, struct timespec *mtime);
+
+/* report.c */
+void report_init(struct mon *, int fd);
+void report_state(struct mon *);
+void report_exit(struct mon *, pid_t, int code, int sig, uint64_t uptime);
+
+#endif

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker process: spawn it in its own session with a clean signal
+ * state, signal its process group, learn of its exit from the child
+ * watcher (or a pidfd for a worker we adopted), and the timers of the
+ * state machine. These are the real struct mon_ops.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+#include "monitor.h"
+
+static void
+worker_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct mon *m = w->data;
+	struct mon_evarg a = { 0, 0, NULL };
+	pid_t pid = w->rpid;
+	uint64_t up = fnwm_now_ms() - m->started_ms;
+
+	ev_child_stop(loop, w);
+	if (WIFEXITED(w->rstatus)) {
+		a.code = WEXITSTATUS(w->rstatus);
+	} else if (WIFSIGNALED(w->rstatus)) {
+		a.code = -1;
+		a.sig = WTERMSIG(w->rstatus);
+	}
+	files_worker_exited(m, pid, "stopped");
+	report_exit(m, pid, a.code, a.sig, up);
+	fsm_feed(m, MON_EV_CHILD_EXIT, &a);
+}
+
+static void
+worker_pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct mon *m = w->data;
+	struct mon_evarg a = { -1, 0, NULL };
+	pid_t pid = m->pid;
+
+	/* An adopted worker is not our child: we learn that, not how. */
+	ev_io_stop(loop, w);
+	close(m->pidfd);
+	m->pidfd = -1;
+	files_worker_exited(m, pid, "stopped");
+	report_exit(m, pid, -1, 0, fnwm_now_ms() - m->started_ms);
+	fsm_feed(m, MON_EV_CHILD_EXIT, &a);
+}
+
+/* In the child: only async-signal-safe calls until exec. */
+static void
+worker_child_setup(struct mon *m, int logfd, int errfd)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig, nullfd, runfd;
+
+	setsid();
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	nullfd = open("/dev/null", O_RDONLY);
+	if (nullfd != -1 && nullfd != 0) {
+		dup2(nullfd, 0);
+		close(nullfd);
+	}
+	if (logfd != -1) {
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		if (logfd > 2)
+			close(logfd);
+	}
+	/*
+	 * The run lock: an flock on an open file description the worker
+	 * inherits and holds for its life, so that a live worker is known
+	 * even when no monitor is left to say so.
+	 */
+	runfd = open(m->runlock_path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
+	if (runfd == -1 || flock(runfd, LOCK_EX | LOCK_NB) == -1) {
+		int e = errno == EWOULDBLOCK ? EBUSY : errno;
+
+		(void)!write(errfd, &e, sizeof e);
+		_exit(126);
+	}
+	setenv("USE_SUBPROCESS_MONITOR", "0", 1);
+	unsetenv("SUBPROCESS_MONITOR_PID");
+	unsetenv("SUBPROCESS_MONITOR_PORT");
+	unsetenv("SUBPROCESS_MONITOR_HOST");
+}
+
+static int
+worker_spawn(struct mon *m)
+{
+	int pfd[2], logfd, err = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (!m->configured || m->argv[0] == NULL) {
+		log_warnx("cannot start: no configuration from the master");
+		return (-1);
+	}
+	/* Whatever a dead worker left would stop a real one starting. */
+	files_worker_exited(m, 0, NULL);
+	logfd = open(m->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+		O_NOFOLLOW, 0600);
+	if (logfd == -1)
+		log_warn("open %s (worker output is discarded)", m->log_path);
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		log_warn("pipe");
+		if (logfd != -1)
+			close(logfd);
+		return (-1);
+	}
+	pid = fork();
+	if (pid == -1) {
+		log_warn("fork");
+		close(pfd[0]);
+		close(pfd[1]);
+		if (logfd != -1)
+			close(logfd);
+		return (-1);
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		worker_child_setup(m, logfd, pfd[1]);
+		execvp(m->argv[0], m->argv);
+		err = errno;
+		(void)!write(pfd[1], &err, sizeof err);
+		_exit(127);
+	}
+	close(pfd[1]);
+	if (logfd != -1)
+		close(logfd);
+	/* Start watching before the loop runs again: no exit is missed. */
+	ev_child_set(&m->cw, pid, 0);
+	ev_child_start(m->loop, &m->cw);
+	/* EOF at exec (CLOEXEC), or the errno of a failed exec. */
+	do
+		n = read(pfd[0], &err, sizeof err);
+	while (n == -1 && errno == EINTR);
+	close(pfd[0]);
+	m->pid = pid;
+	m->adopted = 0;
+	if (n == (ssize_t)sizeof err) {
+		log_warnx("cannot start %s: %s", m->argv[0],
+		    err == EBUSY ? "another process holds the worker's run lock" :
+				   strerror(err));
+		/* The child exits at once; its watcher reports it. */
+		return (0);
+	}
+	log_info("worker started, pid %ld", (long)pid);
+	files_worker_started(m);
+	return (0);
+}
+
+static void
+worker_signal(struct mon *m, int sig)
+{
+	if (m->pid <= 0)
+		return;
+	/* Our worker leads its own session: reach its children too. */
+	if (!m->adopted && kill(-m->pid, sig) == 0)
+		return;
+	if (kill(m->pid, sig) == -1 && errno != ESRCH)
+		log_warn("kill %ld", (long)m->pid);
+}
+
+static void
+worker_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mon *m = w->data;
+	enum mon_timer t = (enum mon_timer)(w - m->timers);
+	static const enum mon_event ev[MON_T_MAX] = {
+		[MON_T_HEALTHY] = MON_EV_HEALTHY,
+		[MON_T_BACKOFF] = MON_EV_BACKOFF,
+		[MON_T_ESCALATE] = MON_EV_ESCALATE,
+	};
+
+	fsm_feed(m, ev[t], NULL);
+}
+
+
+static void
+worker_arm(struct mon *m, enum mon_timer t, uint32_t ms)
+{
+	ev_timer_stop(m->loop, &m->timers[t]);
+	ev_timer_set(&m->timers[t], ms / 1000.0, 0);
+	ev_timer_start(m->loop, &m->timers[t]);
+}
+
+static void
+worker_disarm(struct mon *m, enum mon_timer t)
+{
+	ev_timer_stop(m->loop, &m->timers[t]);
+}
+
+void
+worker_timers_init(struct mon *m)
+{
+	int i;
+
+	for (i = 0; i < MON_T_MAX; i++) {
+		ev_timer_init(&m->timers[i], worker_timer_cb, 0, 0);
+		m->timers[i].data = m;
+	}
+	ev_child_init(&m->cw, worker_child_cb, 0, 0);
+	m->cw.data = m;
+	m->pidfd = -1;
+}
+
+/*
+ * Takes over a worker found running (its .p names a live process that
+ * holds the run lock and is older than the .p): watch it through a pidfd.
+ * Returns 1 adopted, 0 nothing to adopt.
+ */
+int
+worker_adopt(struct mon *m)
+{
+	struct timespec mtime;
+	unsigned long long start;
+	long long btime = fnwm_boot_time();
+	long hz = sysconf(_SC_CLK_TCK);
+	pid_t pid = files_read_pid(m, &mtime);
+	int fd, lfd;
+
+	if (pid <= 0)
+		return (0);
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd == -1)
+		return (0);
+	/* pidfd first, start time second: a reuse after this is seen. */
+	if (fnwm_proc_alive(pid, &start) != 1 ||
+	    (btime > 0 && hz > 0 &&
+		btime + (long long)(start / (unsigned long)hz) >
+		    (long long)mtime.tv_sec + 2)) {
+		close(fd);
+		return (0);
+	}
+	/* A free run lock means no worker of ours holds it. */
+	lfd = open(m->runlock_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (lfd != -1 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
+		flock(lfd, LOCK_UN);
+		close(lfd);
+		log_info("pid %ld in the .p does not hold the run lock: a "
+			 "worker started without fnwm; adopting it anyway",
+		    (long)pid);
+	} else if (lfd != -1)
+		close(lfd);
+	fnwm_set_cloexec(fd, 1);
+	m->pidfd = fd;
+	m->pid = pid;
+	m->adopted = 1;
+	m->started_ms = fnwm_now_ms();
+	ev_io_init(&m->pidw, worker_pidfd_cb, fd, EV_READ);
+	m->pidw.data = m;
+	ev_io_start(m->loop, &m->pidw);
+	log_info("adopted running worker, pid %ld", (long)pid);
+	return (1);
+}
+
+static uint64_t
+worker_now(void)
+{
+	return (fnwm_now_ms());
+}
+
+static void
+worker_announce(struct mon *m)
+{
+	files_write_status(m);
+	report_state(m);
+}
+
+static void
+worker_finish(struct mon *m)
+{
+	log_info("exiting");
+	ev_break(m->loop, EVBREAK_ALL);
+}
+
+const struct mon_ops mon_real_ops = {
+	.spawn = worker_spawn,
+	.signal = worker_signal,
+	.arm = worker_arm,
+	.disarm = worker_disarm,
+	.now = worker_now,
+	.announce = worker_announce,
+	.finish = worker_finish,
+};
