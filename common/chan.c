@@ -79,7 +79,7 @@ chan_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ch->rlen += (size_t)n;
 	off = 0;
 	while ((r = fnwm_msg_decode(ch->rbuf + off, ch->rlen - off, &msg,
-		    &used)) == 1) {
+	            &used)) == 1) {
 		off += used;
 		ch->on_msg(ch, &msg, ch->arg);
 		if (ch->closed)
@@ -90,7 +90,7 @@ chan_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 		log_warnx("channel: malformed frame (%s): %s", strerror(err),
 		    log_safe(sample, sizeof sample, ch->rbuf + off,
-			ch->rlen - off < 16 ? ch->rlen - off : 16));
+		        ch->rlen - off < 16 ? ch->rlen - off : 16));
 		chan_fail(ch, err);
 		return;
 	}

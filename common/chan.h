@@ -18,8 +18,8 @@
 
 struct fnwm_chan;
 /* A complete, size-checked frame; msg is valid until the callback returns. */
-typedef void fnwm_chan_msg_cb(struct fnwm_chan *, const struct fnwm_msg *,
-    void *arg);
+typedef void
+fnwm_chan_msg_cb(struct fnwm_chan *, const struct fnwm_msg *, void *arg);
 /*
  * The channel closed: err 0 for EOF, else the errno (EPROTO/EBADMSG/ERANGE
  * for a malformed frame, ENOBUFS for a peer that does not read).

@@ -12,8 +12,8 @@ struct msg_rule {
 	uint16_t type;
 	const char *name;
 	size_t min, max; /* payload bytes */
-	size_t fixed;	 /* bytes before the strings, if any */
-	int strings;	 /* 1: after fixed, only NUL-terminated strings */
+	size_t fixed;    /* bytes before the strings, if any */
+	int strings;     /* 1: after fixed, only NUL-terminated strings */
 };
 
 static const struct msg_rule msg_rules[] = {
@@ -63,8 +63,7 @@ msg_strings_ok(const unsigned char *p, size_t len)
 }
 
 int
-fnwm_msg_decode(const void *buf, size_t len, struct fnwm_msg *msg,
-    size_t *used)
+fnwm_msg_decode(const void *buf, size_t len, struct fnwm_msg *msg, size_t *used)
 {
 	const struct msg_rule *r;
 	struct fnwm_msg_hdr hdr;
@@ -95,7 +94,7 @@ fnwm_msg_decode(const void *buf, size_t len, struct fnwm_msg *msg,
 		return (0);
 	if (r->strings &&
 	    !msg_strings_ok((const unsigned char *)buf + sizeof hdr + r->fixed,
-		plen - r->fixed)) {
+	        plen - r->fixed)) {
 		errno = EPROTO;
 		return (-1);
 	}
@@ -118,7 +117,7 @@ fnwm_msg_encode(void *out, size_t outsz, uint16_t type, uint32_t seq,
 		return (0);
 	if (r->strings &&
 	    !msg_strings_ok((const unsigned char *)payload + r->fixed,
-		len - r->fixed))
+	        len - r->fixed))
 		return (0);
 	memset(&hdr, 0, sizeof hdr);
 	hdr.len = (uint32_t)(sizeof hdr + len);

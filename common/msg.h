@@ -11,7 +11,7 @@
 struct fnwm_msg {
 	struct fnwm_msg_hdr hdr;
 	const void *payload; /* borrowed from the input; valid until reuse */
-	size_t len;	     /* payload bytes */
+	size_t len;          /* payload bytes */
 };
 
 /*

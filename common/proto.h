@@ -16,17 +16,17 @@
 #include <stdint.h>
 
 #define FNWM_PROTO_VERSION 1
-#define FNWM_MSG_MAX	   8192 /* whole frame, header included */
+#define FNWM_MSG_MAX       8192 /* whole frame, header included */
 
 /* The fd on which a monitor finds its end of the socketpair. */
 #define FNWM_CHANNEL_FD 3
 
 struct fnwm_msg_hdr {
-	uint32_t len;	 /* header + payload, bytes */
-	uint16_t type;	 /* enum fnwm_msg_type */
+	uint32_t len;    /* header + payload, bytes */
+	uint16_t type;   /* enum fnwm_msg_type */
 	uint8_t version; /* FNWM_PROTO_VERSION */
-	uint8_t flags;	 /* reserved, must be 0 */
-	uint32_t seq;	 /* sender's counter, for logs */
+	uint8_t flags;   /* reserved, must be 0 */
+	uint32_t seq;    /* sender's counter, for logs */
 };
 
 enum fnwm_msg_type {
@@ -43,7 +43,7 @@ enum fnwm_msg_type {
 	FNWM_MSG_CMD_START = 201,   /* no payload */
 	FNWM_MSG_CMD_STOP = 202,    /* struct fnwm_stop_cmd */
 	FNWM_MSG_CMD_RESTART = 203, /* struct fnwm_stop_cmd */
-	FNWM_MSG_CMD_EXIT = 204,    /* struct fnwm_stop_cmd: stop, then exit 0 */
+	FNWM_MSG_CMD_EXIT = 204, /* struct fnwm_stop_cmd: stop, then exit 0 */
 };
 
 /* Who says hello. */
@@ -54,7 +54,7 @@ enum fnwm_role {
 
 struct fnwm_hello {
 	uint32_t pid;
-	uint16_t role; /* enum fnwm_role */
+	uint16_t role;  /* enum fnwm_role */
 	uint16_t state; /* monitor: enum fnwm_worker_state; master: 0 */
 };
 
@@ -70,19 +70,19 @@ enum fnwm_worker_state {
 };
 
 struct fnwm_state_msg {
-	uint16_t state;		 /* enum fnwm_worker_state */
-	uint16_t adopted;	 /* 1: worker not started by this monitor */
-	int32_t pid;		 /* worker pid, 0 when none */
-	uint32_t restarts;	 /* restarts done by the policy */
-	int32_t last_exit;	 /* exit code, or -signal; INT32_MIN: none */
-	uint64_t since_ms;	 /* wall clock (epoch ms) of this state */
-	uint64_t next_start_ms;	 /* BACKOFF: wall clock of the restart */
+	uint16_t state;         /* enum fnwm_worker_state */
+	uint16_t adopted;       /* 1: worker not started by this monitor */
+	int32_t pid;            /* worker pid, 0 when none */
+	uint32_t restarts;      /* restarts done by the policy */
+	int32_t last_exit;      /* exit code, or -signal; INT32_MIN: none */
+	uint64_t since_ms;      /* wall clock (epoch ms) of this state */
+	uint64_t next_start_ms; /* BACKOFF: wall clock of the restart */
 };
 
 struct fnwm_exit_msg {
 	int32_t pid;
-	int32_t code;	     /* exit code, -1 when killed or unknown */
-	int32_t signal;	     /* terminating signal, 0 when exited */
+	int32_t code;   /* exit code, -1 when killed or unknown */
+	int32_t signal; /* terminating signal, 0 when exited */
 	uint32_t uptime_ms;
 };
 
@@ -99,15 +99,15 @@ enum fnwm_restart_mode {
  * searched on PATH when it has no '/').
  */
 struct fnwm_config_msg {
-	uint16_t restart;	     /* enum fnwm_restart_mode */
-	uint16_t argc;		     /* 1..FNWM_ARGV_MAX */
-	uint32_t healthy_ms;	     /* uptime after which a death is not a crash */
+	uint16_t restart;    /* enum fnwm_restart_mode */
+	uint16_t argc;       /* 1..FNWM_ARGV_MAX */
+	uint32_t healthy_ms; /* uptime after which a death is not a crash */
 	uint32_t backoff_initial_ms; /* first delay after a quick death */
 	uint32_t backoff_max_ms;
-	uint32_t giveup_count;	     /* this many deaths ... */
-	uint32_t giveup_window_ms;   /* ... within this window: FAILED */
-	uint32_t log_max_bytes;	     /* rotate the log above this size */
-	uint32_t log_keep;	     /* rotated copies kept */
+	uint32_t giveup_count;     /* this many deaths ... */
+	uint32_t giveup_window_ms; /* ... within this window: FAILED */
+	uint32_t log_max_bytes;    /* rotate the log above this size */
+	uint32_t log_keep;         /* rotated copies kept */
 };
 #define FNWM_ARGV_MAX 32
 
@@ -121,9 +121,9 @@ struct fnwm_stop_cmd {
  * error (bad arguments, another monitor holds the worker's lock); 111
  * temporary error; killed by a signal: the master may start a new one.
  */
-#define FNWM_MON_EXIT_OK	0
+#define FNWM_MON_EXIT_OK        0
 #define FNWM_MON_EXIT_PERMANENT 100
-#define FNWM_MON_EXIT_LOCKED	101 /* another monitor runs this worker */
+#define FNWM_MON_EXIT_LOCKED    101 /* another monitor runs this worker */
 #define FNWM_MON_EXIT_TEMPORARY 111
 
 #endif

@@ -221,7 +221,15 @@ config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 	cfg->probe_reply = 1.0;
 	cfg->debounce = 0.05;
 	cfg->stale_p_grace = 30.0;
+	cfg->stop_timeout = 10.0;
+	cfg->kill_timeout = 5.0;
+	cfg->activate_timeout = 120.0;
 	cfg->debug = args->debug;
+	env = getenv("FUNCNODES_WORKER_IN_VENV");
+	cfg->in_venv_default = env == NULL || strcmp(env, "1") == 0 ||
+	    strcmp(env, "True") == 0 || strcmp(env, "true") == 0 ||
+	    strcmp(env, "yes") == 0 || strcmp(env, "Yes") == 0 ||
+	    strcmp(env, "YES") == 0;
 
 	env = getenv("FUNCNODES_CONFIG_DIR");
 	if (args->dir != NULL) {
@@ -331,6 +339,8 @@ config_free(struct fnwm_config *cfg)
 	free(cfg->workers_dir);
 	free(cfg->host);
 	free(cfg->python);
+	free(cfg->monitor_path);
+	json_object_put(cfg->restart_defaults);
 	for (i = 0; i < cfg->n_allowed_origins; i++)
 		free(cfg->allowed_origins[i]);
 	free(cfg->allowed_origins);

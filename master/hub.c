@@ -30,6 +30,7 @@ static const struct fnwm_config *hub_cfg;
 static struct ws_clients hub_list = TAILQ_HEAD_INITIALIZER(hub_list);
 static size_t hub_nclients;
 static int hub_draining;
+static uint64_t hub_next_id = 1;
 static ev_timer hub_kick;
 static char hub_iface[INET6_ADDRSTRLEN];
 
@@ -381,6 +382,7 @@ hub_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_ESTABLISHED:
 		memset(c, 0, sizeof *c);
 		c->wsi = wsi;
+		c->id = hub_next_id++;
 		c->established = 1;
 		c->qcap = 16;
 		c->q = xcalloc(c->qcap, sizeof *c->q);
@@ -474,6 +476,19 @@ size_t
 hub_client_count(void)
 {
 	return (hub_nclients);
+}
+
+struct ws_client *
+hub_find(uint64_t id)
+{
+	struct ws_client *c;
+
+	if (id == 0)
+		return (NULL);
+	TAILQ_FOREACH(c, &hub_list, entry)
+	if (c->id == id)
+		return (c->closing == CLIENT_OPEN ? c : NULL);
+	return (NULL);
 }
 
 struct lws_context *

@@ -35,6 +35,19 @@ static ev_signal sig_term, sig_int, sig_hup;
 static ev_timer drain_timer;
 static int shutting_down;
 static uint64_t drain_started;
+static int monitors_killed;
+
+int
+shutdown_in_progress(void)
+{
+	return (shutting_down);
+}
+
+void
+shutdown_monitor_gone(void)
+{
+	/* drain_cb looks at the count on its next tick. */
+}
 
 static void
 usage(FILE *f)
@@ -64,7 +77,9 @@ static void
 master_teardown(void)
 {
 	ev_timer_stop(loop, &drain_timer);
+	ops_cancel_all();
 	watch_stop();
+	monitors_free_all();
 	registry_shutdown();
 	/* lws first: its watchers live on our loop (see notes in hub.c). */
 	hub_destroy();
@@ -73,11 +88,45 @@ master_teardown(void)
 	ev_signal_stop(loop, &sig_hup);
 }
 
+/* Every supervised worker: its own stop command, then the monitor's. */
+static void
+stop_all_workers(void)
+{
+	struct monitor *m;
+
+	TAILQ_FOREACH(m, monitors_list(), entry)
+	{
+		m->want_up = 0;
+		if (m->pid <= 0)
+			continue;
+		ops_submit(OP_STOP, m->uuid, 0);
+	}
+}
+
 static void
 drain_cb(struct ev_loop *l, ev_timer *t, int revents)
 {
+	uint64_t waited = fnwm_now_ms() - drain_started;
+	uint64_t mon_deadline =
+	    (uint64_t)((cfg.stop_timeout + cfg.kill_timeout + 5) * 1000);
+	struct monitor *m;
+
+	/* Workers first: every monitor stops its worker, then exits. */
+	if (monitors_running() > 0) {
+		if (waited < mon_deadline)
+			return;
+		if (!monitors_killed) {
+			TAILQ_FOREACH(m, monitors_list(), entry)
+			monitors_kill(m);
+			monitors_killed = 1;
+			return;
+		}
+		if (waited < mon_deadline + 5000)
+			return;
+		log_warnx("%zu monitors did not exit", monitors_running());
+	}
 	if (hub_client_count() > 0 &&
-	    fnwm_now_ms() - drain_started < (uint64_t)(DRAIN_DEADLINE * 1000))
+	    waited < mon_deadline + (uint64_t)(DRAIN_DEADLINE * 1000))
 		return;
 	if (hub_client_count() > 0)
 		log_warnx("%zu clients did not close in time",
@@ -92,6 +141,8 @@ master_shutdown(const char *why)
 		return;
 	shutting_down = 1;
 	log_info("shutting down: %s", why);
+	ops_cancel_all();
+	stop_all_workers();
 	hub_begin_shutdown();
 	drain_started = fnwm_now_ms();
 	/* Runs from the loop, never inside the lws callback that asked. */
@@ -211,6 +262,8 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	ev_signal_start(loop, &sig_int);
 	ev_signal_start(loop, &sig_hup);
 	registry_init(loop, &cfg);
+	monitors_init(loop, &cfg);
+	ops_init(loop, &cfg);
 	if (watch_start(loop, &cfg, &cause) == -1) {
 		log_warnx("%s", cause);
 		free(cause);

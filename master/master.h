@@ -14,6 +14,9 @@
 #include <ev.h>
 #include <json-c/json.h>
 
+#include "chan.h"
+#include "proto.h"
+
 #define FNWM_VERSION "0.1.0"
 
 struct lws;
@@ -38,6 +41,12 @@ struct fnwm_config {
 	double stale_p_grace;   /* unparsable .p older than this is stale */
 	char **allowed_origins; /* extra allowed Origin values; "*" = any */
 	size_t n_allowed_origins;
+	double stop_timeout;     /* wait for a clean stop, then SIGTERM, s */
+	double kill_timeout;     /* then wait this long, then SIGKILL, s */
+	double activate_timeout; /* set_active gives up after this, s */
+	char *monitor_path;      /* fnwm-monitor, when not found by itself */
+	json_object *restart_defaults; /* config.json fnwm.restart_policy */
+	int in_venv_default;           /* FUNCNODES_WORKER_IN_VENV */
 };
 
 struct fnwm_args {
@@ -80,6 +89,7 @@ enum client_close {
 
 struct ws_client {
 	struct lws *wsi;
+	uint64_t id; /* operations refer to their requester by id */
 	int established;
 	int subscribed;  /* receives broadcasts (sent a real command) */
 	int want_status; /* a worker_status reply waits for the first scan */
@@ -106,6 +116,8 @@ void hub_send_json(struct ws_client *, json_object *);
 /* Sends to every subscribed client. */
 void hub_broadcast(struct fnwm_outmsg *);
 struct ws_clients *hub_clients(void);
+/* The client with this id, or NULL when it has gone. */
+struct ws_client *hub_find(uint64_t id);
 size_t hub_client_count(void);
 /* Refuses new connections and closes every client with 1001. */
 void hub_begin_shutdown(void);
@@ -134,6 +146,13 @@ extern const struct ws_cmd_entry ws_cmd_ping_entry;
 extern const struct ws_cmd_entry ws_cmd_identify_entry;
 extern const struct ws_cmd_entry ws_cmd_stop_entry;
 extern const struct ws_cmd_entry ws_cmd_status_entry;
+extern const struct ws_cmd_entry ws_cmd_set_active_entry;
+extern const struct ws_cmd_entry ws_cmd_stop_worker_entry;
+extern const struct ws_cmd_entry ws_cmd_restart_worker_entry;
+extern const struct ws_cmd_entry ws_cmd_delete_worker_entry;
+extern const struct ws_cmd_entry ws_cmd_new_worker_entry;
+/* The "workerid" of msg if it is a valid worker id, else an error reply. */
+const char *ws_cmd_workerid(struct ws_client *, json_object *msg);
 /* Answers the worker_status requests that waited for the first scan. */
 void ws_cmd_status_ready(void);
 
@@ -157,6 +176,12 @@ typedef void probe_cb(void *arg, enum probe_result, const char *detail);
 struct probe;
 /* Starts a probe; cb is called exactly once, never from inside this call. */
 struct probe *probe_start(struct ev_loop *, const char *host, int port,
+    const char *uuid, double connect_s, double reply_s, probe_cb *, void *arg);
+/*
+ * Like probe_start, but once the worker proved to be <uuid> it is sent
+ * {"type": "cmd", "cmd": "stop_worker"}; PROBE_ACTIVE then means "sent".
+ */
+struct probe *probe_stop_worker(struct ev_loop *, const char *host, int port,
     const char *uuid, double connect_s, double reply_s, probe_cb *, void *arg);
 /* Cancels a pending probe; its callback is not called. */
 void probe_cancel(struct probe *);
@@ -184,14 +209,115 @@ int registry_ready(void);
 /* The cached worker_status message (a new reference). */
 struct fnwm_outmsg *registry_status_msg(void);
 size_t registry_count(void);
+/* Re-reads a worker's files now (not debounced). */
+void registry_refresh_now(const char *uuid);
+/* The listed JSON of a worker (borrowed, valid until the next refresh). */
+json_object *registry_entry(const char *uuid);
+int registry_is_active(const char *uuid);
+/* The pid of a worker's .p when that process is alive, else 0. */
+pid_t registry_live_pid(const char *uuid);
+/* Probes the worker now (if its .p names a live process). */
+void registry_probe_now(const char *uuid);
+/* Whether worker_<uuid>.json exists, even if it is not valid. */
+int registry_json_exists(const char *uuid);
 
 /* watch.c: inotify on the workers dir and the config dir, timers */
 int watch_start(struct ev_loop *, const struct fnwm_config *, char **cause);
 void watch_stop(void);
 
+/* launch.c */
+/* Allocated paths: the worker's data dir and interpreter. */
+char *launch_data_dir(const struct fnwm_config *, const char *uuid,
+    json_object *entry);
+char *launch_python(const struct fnwm_config *, json_object *entry);
+/* Encodes the CMD_CONFIG payload for a worker; 0, or -1 with a cause. */
+int
+launch_encode(const struct fnwm_config *, const char *uuid, json_object *entry,
+    unsigned char *buf, size_t bufsz, size_t *len, char **cause);
+
+/* monitors.c */
+struct op;
+TAILQ_HEAD(op_list, op);
+struct monitor {
+	char *uuid;
+	pid_t pid; /* the fnwm-monitor process, 0 when none */
+	struct fnwm_chan *chan;
+	ev_child cw;
+	int hello;
+	int exiting; /* told to exit: no replacement */
+	int respawns;
+	int want_up;              /* the worker should run */
+	struct fnwm_state_msg st; /* last reported */
+	int have_st;
+	struct fnwm_exit_msg last_exit;
+	int have_exit;
+	struct op_list ops; /* serialised operations on this worker */
+	int kicked;
+	TAILQ_ENTRY(monitor) entry;
+	TAILQ_ENTRY(monitor) kickq;
+};
+TAILQ_HEAD(monitor_list, monitor);
+void monitors_init(struct ev_loop *, const struct fnwm_config *);
+struct monitor *monitors_find(const char *uuid);
+/* The record of uuid, created when missing. */
+struct monitor *monitors_get(const char *uuid);
+struct monitor_list *monitors_list(void);
+size_t monitors_running(void);
+/* Starts the monitor process if needed, configures it, starts if wanted. */
+int monitors_start(struct monitor *, char **cause);
+int monitors_send(struct monitor *, uint16_t type, const void *, size_t);
+/* Sends CMD_STOP/RESTART/EXIT with the configured escalation times. */
+int monitors_stop_cmd(struct monitor *, uint16_t type);
+/* SIGKILLs the monitor and its worker. */
+void monitors_kill(struct monitor *);
+const char *monitors_state_name(unsigned state);
+/* Frees idle records later. */
+void monitors_gc(void);
+void monitors_free_all(void);
+
+/* ops.c: operations on one worker, serialised per worker */
+enum op_kind {
+	OP_ACTIVATE,
+	OP_STOP,
+	OP_RESTART,
+	OP_DELETE,
+};
+struct op {
+	enum op_kind kind;
+	uint64_t client;
+	struct monitor *mon;
+	int phase;
+	int sub; /* the stop phase's own step */
+	ev_timer deadline;
+	int expired; /* the deadline fired */
+	ev_timer retry;
+	int32_t old_pid;
+	char runstate[256];
+	struct probe *stopper;
+	pid_t rm_pid;
+	ev_child rmw;
+	int rm_status;
+	TAILQ_ENTRY(op) entry;
+};
+void ops_init(struct ev_loop *, const struct fnwm_config *);
+/* Queues an operation on uuid for the client with id client. */
+void ops_submit(enum op_kind, const char *uuid, uint64_t client);
+/* Something about uuid changed: let its operation look again. */
+void ops_kick(const char *uuid);
+/* Drops every operation (shutdown). */
+void ops_cancel_all(void);
+/* Progress and error to an operation's requester, if still there. */
+void
+ops_progress(struct op *, const char *message, double progress, int blocking);
+void ops_error(struct op *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* main.c */
 /* Starts an orderly shutdown of the master; safe from any callback. */
 void master_shutdown(const char *why);
+int shutdown_in_progress(void);
+/* A monitor exited; the shutdown may be able to finish. */
+void shutdown_monitor_gone(void);
 extern const struct fnwm_config *master_cfg;
 
 #endif

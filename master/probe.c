@@ -17,6 +17,7 @@
 
 #define PROBE_MAX_MESSAGE (1024 * 1024)
 #define PROBE_REQUEST     "{\"type\": \"cmd\", \"cmd\": \"uuid\"}"
+#define STOP_REQUEST      "{\"type\": \"cmd\", \"cmd\": \"stop_worker\"}"
 
 struct probe {
 	struct ev_loop *loop;
@@ -29,6 +30,8 @@ struct probe {
 	double reply_s;
 	int sent;
 	int done;
+	int then_stop; /* after the uuid matched: send stop_worker */
+	int stop_sent;
 	enum probe_result result;
 	char detail[128];
 	char *rx;
@@ -125,9 +128,12 @@ probe_message(struct probe *p, const char *text, size_t len)
 	}
 	if (json_object_object_get_ex(o, "result", &result) &&
 	    json_object_is_type(result, json_type_string) &&
-	    strcmp(json_object_get_string(result), p->uuid) == 0)
-		probe_finish(p, PROBE_ACTIVE, "answered");
-	else
+	    strcmp(json_object_get_string(result), p->uuid) == 0) {
+		if (p->then_stop && !p->stop_sent)
+			lws_callback_on_writable(p->wsi);
+		else
+			probe_finish(p, PROBE_ACTIVE, "answered");
+	} else
 		probe_finish(p, PROBE_MISMATCH, "answered with another uuid");
 	json_object_put(o);
 }
@@ -191,6 +197,27 @@ probe_lws_callback(struct lws *wsi, int reason, void *user, void *in,
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		if (p == NULL || p->done)
 			return (-1);
+		if (p->sent && p->then_stop && !p->stop_sent) {
+			unsigned char sb[LWS_PRE + sizeof STOP_REQUEST];
+
+			memcpy(sb + LWS_PRE, STOP_REQUEST,
+			    sizeof STOP_REQUEST - 1);
+			p->stop_sent = 1;
+			if (lws_write(wsi, sb + LWS_PRE,
+			        sizeof STOP_REQUEST - 1, LWS_WRITE_TEXT) <
+			    (int)sizeof STOP_REQUEST - 1) {
+				probe_finish(p, PROBE_FAILED, "write failed");
+				p->wsi = NULL;
+				lws_set_opaque_user_data(wsi, NULL);
+				return (-1);
+			}
+			/* Let the worker close it; lws ends it in 2 s. */
+			probe_finish(p, PROBE_ACTIVE, "stop command sent");
+			p->wsi = NULL;
+			lws_set_opaque_user_data(wsi, NULL);
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 2);
+			return (0);
+		}
 		if (p->sent)
 			return (0);
 		memcpy(buf + LWS_PRE, PROBE_REQUEST, sizeof PROBE_REQUEST - 1);
@@ -263,6 +290,17 @@ probe_start(struct ev_loop *loop, const char *host, int port, const char *uuid,
 		p->wsi = NULL;
 		probe_finish(p, PROBE_FAILED, "cannot connect");
 	}
+	return (p);
+}
+
+struct probe *
+probe_stop_worker(struct ev_loop *loop, const char *host, int port,
+    const char *uuid, double connect_s, double reply_s, probe_cb *cb, void *arg)
+{
+	struct probe *p =
+	    probe_start(loop, host, port, uuid, connect_s, reply_s, cb, arg);
+
+	p->then_stop = 1;
 	return (p);
 }
 

@@ -42,7 +42,8 @@ struct worker {
 	struct timespec bad_mtime; /* last corrupt version reported */
 	off_t bad_size;
 	int has_p;
-	pid_t p_pid; /* 0 when the .p is unparsable */
+	pid_t p_pid;    /* 0 when the .p is unparsable */
+	pid_t last_pid; /* p_pid at the previous refresh */
 	struct probe *probe;
 	int probe_again;
 	int queued;
@@ -189,6 +190,7 @@ reg_set_state(struct worker *w, enum worker_state st)
 	    st == WORKER_ACTIVE ? "active" : "inactive");
 	w->state = st;
 	reg_status_changed();
+	ops_kick(w->uuid);
 }
 
 static void
@@ -438,8 +440,10 @@ reg_refresh(struct worker *w)
 		return;
 	}
 	if (o != NULL) {
-		if (w->entry == NULL || !json_object_equal(w->entry, o))
+		if (w->entry == NULL || !json_object_equal(w->entry, o)) {
 			reg_status_changed();
+			ops_kick(w->uuid);
+		}
 		json_object_put(w->entry);
 		w->entry = o;
 	} else if (w->entry == NULL) {
@@ -469,6 +473,11 @@ reg_refresh(struct worker *w)
 	}
 	free(pbuf);
 
+	if (w->has_p && w->p_pid != w->last_pid && w->state == WORKER_ACTIVE) {
+		/* Another process now: it has to answer the probe itself. */
+		reg_set_state(w, WORKER_INACTIVE);
+	}
+	w->last_pid = w->has_p ? w->p_pid : 0;
 	if (w->has_p) {
 		/* The status entry carries the pid of the .p (null if bad). */
 		json_object_object_add(w->entry, "pid",
@@ -535,9 +544,19 @@ registry_file_event(const char *name)
 {
 	char uuid[256], safe[300];
 	int r = reg_parse_name(name, uuid, sizeof uuid);
+	size_t n = strlen(name);
 
-	if (r == 0)
+	if (r == 0) {
+		/* A runstate change is news for a running activation. */
+		if (n > 16 && strncmp(name, "worker_", 7) == 0 &&
+		    strcmp(name + n - 9, ".runstate") == 0 &&
+		    n - 16 < sizeof uuid) {
+			memcpy(uuid, name + 7, n - 16);
+			uuid[n - 16] = '\0';
+			ops_kick(uuid);
+		}
 		return;
+	}
 	if (r == -1) {
 		log_debug("ignoring %s: not a valid worker id",
 		    log_safe(safe, sizeof safe, name, strlen(name)));
@@ -714,4 +733,72 @@ registry_shutdown(void)
 	outmsg_unref(reg_status);
 	outmsg_unref(reg_last_broadcast);
 	reg_status = reg_last_broadcast = NULL;
+}
+
+void
+registry_refresh_now(const char *uuid)
+{
+	char *path;
+	struct stat st;
+	struct worker *w = reg_find(uuid);
+
+	if (w == NULL) {
+		path = reg_path(uuid, ".json");
+		if (lstat(path, &st) == -1) {
+			free(path);
+			return;
+		}
+		free(path);
+		w = reg_get(uuid);
+	}
+	reg_refresh(w);
+	reg_pump();
+}
+
+json_object *
+registry_entry(const char *uuid)
+{
+	struct worker *w = reg_find(uuid);
+
+	return (w != NULL ? w->entry : NULL);
+}
+
+int
+registry_is_active(const char *uuid)
+{
+	struct worker *w = reg_find(uuid);
+
+	return (w != NULL && w->entry != NULL && w->state == WORKER_ACTIVE);
+}
+
+pid_t
+registry_live_pid(const char *uuid)
+{
+	struct worker *w = reg_find(uuid);
+
+	if (w == NULL || !w->has_p || w->p_pid <= 0)
+		return (0);
+	return (fnwm_proc_alive(w->p_pid, NULL) == 1 ? w->p_pid : 0);
+}
+
+void
+registry_probe_now(const char *uuid)
+{
+	struct worker *w = reg_find(uuid);
+
+	if (w != NULL && w->has_p && w->entry != NULL)
+		reg_want_probe(w);
+	else if (w == NULL || !w->has_p)
+		registry_refresh_now(uuid);
+}
+
+int
+registry_json_exists(const char *uuid)
+{
+	char *path = reg_path(uuid, ".json");
+	struct stat st;
+	int r = lstat(path, &st) == 0;
+
+	free(path);
+	return (r);
 }

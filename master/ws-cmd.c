@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 #include "xmalloc.h"
 #include "master.h"
 
@@ -18,6 +19,11 @@ static const struct ws_cmd_entry *const ws_cmd_table[] = {
 	&ws_cmd_identify_entry,
 	&ws_cmd_stop_entry,
 	&ws_cmd_status_entry,
+	&ws_cmd_new_worker_entry,
+	&ws_cmd_set_active_entry,
+	&ws_cmd_stop_worker_entry,
+	&ws_cmd_restart_worker_entry,
+	&ws_cmd_delete_worker_entry,
 	NULL,
 };
 
@@ -53,6 +59,27 @@ ws_cmd_progress(struct ws_client *c, const char *message, double progress,
 	    json_object_new_boolean(blocking));
 	hub_send_json(c, o);
 	json_object_put(o);
+}
+
+const char *
+ws_cmd_workerid(struct ws_client *c, json_object *msg)
+{
+	json_object *v;
+	char safe[160];
+
+	if (!json_object_object_get_ex(msg, "workerid", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		ws_cmd_error(c, "message has no \"workerid\" string");
+		return (NULL);
+	}
+	if (!fnwm_worker_id_valid(json_object_get_string(v),
+	        (size_t)json_object_get_string_len(v))) {
+		log_safe(safe, sizeof safe, json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+		ws_cmd_error(c, "invalid worker id: %s", safe);
+		return (NULL);
+	}
+	return (json_object_get_string(v));
 }
 
 static void

@@ -37,9 +37,9 @@ int
 files_init(struct mon *m, const char *uuid, const char *workers_dir)
 {
 	if (snprintf(m->uuid, sizeof m->uuid, "%s", uuid) >=
-		(int)sizeof m->uuid ||
+	        (int)sizeof m->uuid ||
 	    snprintf(m->workers_dir, sizeof m->workers_dir, "%s",
-		workers_dir) >= (int)sizeof m->workers_dir)
+	        workers_dir) >= (int)sizeof m->workers_dir)
 		return (-1);
 	if (files_path(m->p_path, m, ".p") == -1 ||
 	    files_path(m->runstate_path, m, ".runstate") == -1 ||
@@ -55,8 +55,8 @@ files_init(struct mon *m, const char *uuid, const char *workers_dir)
 int
 files_lock(struct mon *m)
 {
-	m->lockfd = open(m->lock_path, O_RDWR | O_CREAT | O_CLOEXEC |
-		O_NOFOLLOW, 0600);
+	m->lockfd =
+	    open(m->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (m->lockfd == -1)
 		return (-1);
 	if (flock(m->lockfd, LOCK_EX | LOCK_NB) == -1) {
@@ -114,7 +114,7 @@ files_worker_exited(struct mon *m, pid_t pid, const char *final_runstate)
 	}
 	if (final_runstate != NULL) {
 		if (fnwm_atomic_write(m->runstate_path, final_runstate,
-			strlen(final_runstate), 0600) == -1)
+		        strlen(final_runstate), 0600) == -1)
 			log_warn("write %s", m->runstate_path);
 	} else if (unlink(m->runstate_path) == -1 && errno != ENOENT)
 		log_warn("unlink %s", m->runstate_path);
@@ -129,8 +129,8 @@ files_write_status(struct mon *m)
 	n = snprintf(buf, sizeof buf,
 	    "version=1\nstate=%s\npid=%ld\nadopted=%d\nmonitor=%ld\n"
 	    "restarts=%u\nlast_exit=%ld\nsince=%llu\n",
-	    fsm_state_name(m->state), (long)m->pid, m->adopted,
-	    (long)getpid(), m->pst.restarts,
+	    fsm_state_name(m->state), (long)m->pid, m->adopted, (long)getpid(),
+	    m->pst.restarts,
 	    m->last_exit == INT32_MIN ? 0L : (long)m->last_exit,
 	    (unsigned long long)m->since_wall_ms);
 	if (fnwm_atomic_write(m->status_path, buf, (size_t)n, 0600) == -1)

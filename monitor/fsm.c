@@ -12,8 +12,8 @@
 #include "log.h"
 #include "monitor.h"
 
-typedef enum fnwm_worker_state mon_action(struct mon *,
-    const struct mon_evarg *);
+typedef enum fnwm_worker_state
+mon_action(struct mon *, const struct mon_evarg *);
 
 static enum fnwm_worker_state
 act_spawn(struct mon *m, const struct mon_evarg *a)
@@ -62,8 +62,8 @@ act_exited(struct mon *m, const struct mon_evarg *a)
 	m->pid = 0;
 	m->adopted = 0;
 	m->last_exit = a->sig != 0 ? -a->sig : a->code;
-	v = policy_on_exit(&m->pcfg, &m->pst, now, now - m->started_ms,
-	    a->code, a->sig, &delay);
+	v = policy_on_exit(&m->pcfg, &m->pst, now, now - m->started_ms, a->code,
+	    a->sig, &delay);
 	log_info("worker exited (%s %d) after %llu ms: %s",
 	    a->sig != 0 ? "signal" : "status", a->sig != 0 ? a->sig : a->code,
 	    (unsigned long long)(now - m->started_ms), policy_verdict_name(v));

@@ -26,7 +26,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: fnwm-monitor --uuid UUID --workers-dir DIR [--debug]\n"
 	    "\n"
-	    "Supervises one FuncNodes worker for the fnwm master, which starts\n"
+	    "Supervises one FuncNodes worker for the fnwm master, which "
+	    "starts\n"
 	    "it with its channel on fd 3. Not meant to be run by hand.\n"
 	    "\n"
 	    "exit status: 0 told to exit; 100 usage error; 101 another "
@@ -58,8 +59,9 @@ mon_configure(struct mon *m, const struct fnwm_msg *msg)
 		return (-1);
 	}
 	s = fnwm_msg_string(msg, &off);
-	if (s == NULL || snprintf(m->log_path, sizeof m->log_path, "%s", s) >=
-		(int)sizeof m->log_path) {
+	if (s == NULL ||
+	    snprintf(m->log_path, sizeof m->log_path, "%s", s) >=
+	        (int)sizeof m->log_path) {
 		mon_error(m, "bad log path");
 		return (-1);
 	}
@@ -80,9 +82,9 @@ mon_configure(struct mon *m, const struct fnwm_msg *msg)
 	m->pcfg.healthy_ms = c->healthy_ms;
 	m->pcfg.backoff_initial_ms = c->backoff_initial_ms;
 	m->pcfg.backoff_max_ms = c->backoff_max_ms;
-	m->pcfg.giveup_count = c->giveup_count > POLICY_TALLY_MAX ?
-	    POLICY_TALLY_MAX :
-	    c->giveup_count;
+	m->pcfg.giveup_count = c->giveup_count > POLICY_TALLY_MAX
+	    ? POLICY_TALLY_MAX
+	    : c->giveup_count;
 	m->pcfg.giveup_window_ms = c->giveup_window_ms;
 	m->log_max = c->log_max_bytes;
 	m->log_keep = c->log_keep > 9 ? 9 : c->log_keep;
@@ -106,7 +108,7 @@ mon_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 	case FNWM_MSG_ERROR:
 		log_warnx("master says: %s",
 		    log_safe(reason, sizeof reason, msg->payload,
-			msg->len - 1));
+		        msg->len - 1));
 		break;
 	case FNWM_MSG_CMD_CONFIG:
 		(void)mon_configure(m, msg);

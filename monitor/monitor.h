@@ -23,35 +23,30 @@ enum mon_event {
 	MON_EV_CMD_RESTART,
 	MON_EV_CMD_EXIT,
 	MON_EV_CHILD_EXIT,
-	MON_EV_HEALTHY,	 /* the healthy timer fired */
-	MON_EV_BACKOFF,	 /* the restart timer fired */
+	MON_EV_HEALTHY,  /* the healthy timer fired */
+	MON_EV_BACKOFF,  /* the restart timer fired */
 	MON_EV_ESCALATE, /* the stop escalation timer fired */
-	MON_EV_ADOPTED,	 /* a running worker was taken over */
+	MON_EV_ADOPTED,  /* a running worker was taken over */
 	MON_EV_MAX
 };
 
-enum mon_timer {
-	MON_T_HEALTHY,
-	MON_T_BACKOFF,
-	MON_T_ESCALATE,
-	MON_T_MAX
-};
+enum mon_timer { MON_T_HEALTHY, MON_T_BACKOFF, MON_T_ESCALATE, MON_T_MAX };
 
 struct mon;
 
 /* Side effects of the state machine, so tests can drive it with fakes. */
 struct mon_ops {
-	int (*spawn)(struct mon *);	    /* 0, or -1: could not start */
-	void (*signal)(struct mon *, int);  /* to the worker's group */
+	int (*spawn)(struct mon *);        /* 0, or -1: could not start */
+	void (*signal)(struct mon *, int); /* to the worker's group */
 	void (*arm)(struct mon *, enum mon_timer, uint32_t ms);
 	void (*disarm)(struct mon *, enum mon_timer);
-	uint64_t (*now)(void);		    /* monotonic ms */
-	void (*announce)(struct mon *);	    /* state changed */
-	void (*finish)(struct mon *);	    /* exit the monitor (0) */
+	uint64_t (*now)(void);          /* monotonic ms */
+	void (*announce)(struct mon *); /* state changed */
+	void (*finish)(struct mon *);   /* exit the monitor (0) */
 };
 
 struct mon_evarg {
-	int code, sig;			  /* CHILD_EXIT */
+	int code, sig;                    /* CHILD_EXIT */
 	const struct fnwm_stop_cmd *stop; /* CMD_STOP/RESTART/EXIT */
 };
 
@@ -60,16 +55,16 @@ struct mon {
 	enum fnwm_worker_state state;
 	struct policy_cfg pcfg;
 	struct policy_state pst;
-	pid_t pid;	     /* worker, 0 when none */
-	int adopted;	     /* worker found running, not started by us */
+	pid_t pid;           /* worker, 0 when none */
+	int adopted;         /* worker found running, not started by us */
 	uint64_t started_ms; /* monotonic, at spawn */
 	uint64_t since_wall_ms;
 	uint32_t next_start_in_ms; /* BACKOFF: delay armed */
-	int32_t last_exit;   /* code, or -signal; INT32_MIN none */
+	int32_t last_exit;         /* code, or -signal; INT32_MIN none */
 	struct fnwm_stop_cmd stop;
-	int esc_step;	     /* 0 wait, 1 sent TERM, 2 sent KILL */
-	int want_start;	     /* start again once down (restart) */
-	int want_exit;	     /* exit once down */
+	int esc_step;   /* 0 wait, 1 sent TERM, 2 sent KILL */
+	int want_start; /* start again once down (restart) */
+	int want_exit;  /* exit once down */
 	int configured;
 
 	/* Everything below is the real monitor's, not the state machine's. */

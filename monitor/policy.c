@@ -70,9 +70,9 @@ policy_on_exit(const struct policy_cfg *c, struct policy_state *s,
 	if (s->backoff_ms == 0)
 		s->backoff_ms = c->backoff_initial_ms;
 	*delay_ms = s->backoff_ms;
-	s->backoff_ms = s->backoff_ms > c->backoff_max_ms / 2 ?
-	    c->backoff_max_ms :
-	    s->backoff_ms * 2;
+	s->backoff_ms = s->backoff_ms > c->backoff_max_ms / 2
+	    ? c->backoff_max_ms
+	    : s->backoff_ms * 2;
 	if (*delay_ms > c->backoff_max_ms)
 		*delay_ms = c->backoff_max_ms;
 	return (POLICY_BACKOFF);

@@ -39,9 +39,8 @@ report_state(struct mon *m)
 	st.restarts = m->pst.restarts;
 	st.last_exit = m->last_exit;
 	st.since_ms = now;
-	st.next_start_ms = m->state == FNWM_WS_BACKOFF ?
-	    now + m->next_start_in_ms :
-	    0;
+	st.next_start_ms =
+	    m->state == FNWM_WS_BACKOFF ? now + m->next_start_in_ms : 0;
 	report_send(m, FNWM_MSG_MON_STATE, &st, sizeof st);
 }
 

@@ -116,8 +116,8 @@ worker_spawn(struct mon *m)
 	}
 	/* Whatever a dead worker left would stop a real one starting. */
 	files_worker_exited(m, 0, NULL);
-	logfd = open(m->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-		O_NOFOLLOW, 0600);
+	logfd = open(m->log_path,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (logfd == -1)
 		log_warn("open %s (worker output is discarded)", m->log_path);
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
@@ -158,8 +158,8 @@ worker_spawn(struct mon *m)
 	m->adopted = 0;
 	if (n == (ssize_t)sizeof err) {
 		log_warnx("cannot start %s: %s", m->argv[0],
-		    err == EBUSY ? "another process holds the worker's run lock" :
-				   strerror(err));
+		    err == EBUSY ? "another process holds the worker's run lock"
+		                 : strerror(err));
 		/* The child exits at once; its watcher reports it. */
 		return (0);
 	}
@@ -193,7 +193,6 @@ worker_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	fsm_feed(m, ev[t], NULL);
 }
-
 
 static void
 worker_arm(struct mon *m, enum mon_timer t, uint32_t ms)
@@ -246,8 +245,8 @@ worker_adopt(struct mon *m)
 	/* pidfd first, start time second: a reuse after this is seen. */
 	if (fnwm_proc_alive(pid, &start) != 1 ||
 	    (btime > 0 && hz > 0 &&
-		btime + (long long)(start / (unsigned long)hz) >
-		    (long long)mtime.tv_sec + 2)) {
+	        btime + (long long)(start / (unsigned long)hz) >
+	            (long long)mtime.tv_sec + 2)) {
 		close(fd);
 		return (0);
 	}
@@ -257,7 +256,7 @@ worker_adopt(struct mon *m)
 		flock(lfd, LOCK_UN);
 		close(lfd);
 		log_info("pid %ld in the .p does not hold the run lock: a "
-			 "worker started without fnwm; adopting it anyway",
+		         "worker started without fnwm; adopting it anyway",
 		    (long)pid);
 	} else if (lfd != -1)
 		close(lfd);

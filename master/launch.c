@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How a worker is launched and supervised, from its JSON and the manager's
+ * defaults: the FuncNodes command line, the log file, the restart policy
+ * (the worker's own "fnwm" key wins over config.json's "fnwm.restart"),
+ * encoded as the CMD_CONFIG frame payload for its monitor.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "xmalloc.h"
+#include "master.h"
+
+char *
+launch_data_dir(const struct fnwm_config *cfg, const char *uuid,
+    json_object *entry)
+{
+	json_object *v;
+	const char *p;
+
+	if (entry != NULL &&
+	    json_object_object_get_ex(entry, "data_path", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    json_object_get_string_len(v) > 0) {
+		p = json_object_get_string(v);
+		if (p[0] == '/')
+			return (xstrdup(p));
+		/* Relative paths are taken against the workers dir. */
+		return (xasprintf("%s/%s", cfg->workers_dir, p));
+	}
+	return (xasprintf("%s/worker_%s", cfg->workers_dir, uuid));
+}
+
+char *
+launch_python(const struct fnwm_config *cfg, json_object *entry)
+{
+	json_object *v;
+	const char *p;
+
+	if (entry != NULL && json_object_object_get_ex(entry, "env_path", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    json_object_get_string_len(v) > 0) {
+		p = json_object_get_string(v);
+		if (p[0] == '/')
+			return (xasprintf("%s/bin/python", p));
+		return (xasprintf("%s/%s/bin/python", cfg->workers_dir, p));
+	}
+	return (xstrdup(cfg->python));
+}
+
+/* Reads one policy key from obj (seconds or a count) into *out. */
+static int
+launch_num(json_object *obj, const char *key, double scale, uint32_t *out,
+    char **cause)
+{
+	json_object *v;
+	double d;
+
+	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return (0);
+	if (!json_object_is_type(v, json_type_int) &&
+	    !json_object_is_type(v, json_type_double)) {
+		*cause = xasprintf("fnwm.%s must be a number", key);
+		return (-1);
+	}
+	d = json_object_get_double(v) * scale;
+	if (!(d >= 0 && d <= 4e9)) {
+		*cause = xasprintf("fnwm.%s is out of range", key);
+		return (-1);
+	}
+	*out = (uint32_t)llround(d);
+	return (0);
+}
+
+static int
+launch_policy_from(json_object *obj, struct fnwm_config_msg *c, char **cause)
+{
+	json_object *v;
+	const char *s;
+
+	if (obj == NULL)
+		return (0);
+	if (!json_object_is_type(obj, json_type_object)) {
+		*cause = xstrdup("the \"fnwm\" key must be an object");
+		return (-1);
+	}
+	if (json_object_object_get_ex(obj, "restart", &v)) {
+		s = json_object_is_type(v, json_type_string)
+		    ? json_object_get_string(v)
+		    : "";
+		if (strcmp(s, "never") == 0)
+			c->restart = FNWM_RESTART_NEVER;
+		else if (strcmp(s, "on-failure") == 0)
+			c->restart = FNWM_RESTART_ON_FAILURE;
+		else if (strcmp(s, "always") == 0)
+			c->restart = FNWM_RESTART_ALWAYS;
+		else {
+			*cause = xstrdup("fnwm.restart must be \"never\", "
+			                 "\"on-failure\" or \"always\"");
+			return (-1);
+		}
+	}
+	if (launch_num(obj, "healthy_after", 1000, &c->healthy_ms, cause) ||
+	    launch_num(obj, "backoff_initial", 1000, &c->backoff_initial_ms,
+	        cause) ||
+	    launch_num(obj, "backoff_max", 1000, &c->backoff_max_ms, cause) ||
+	    launch_num(obj, "giveup_count", 1, &c->giveup_count, cause) ||
+	    launch_num(obj, "giveup_window", 1000, &c->giveup_window_ms,
+	        cause) ||
+	    launch_num(obj, "log_max_bytes", 1, &c->log_max_bytes, cause) ||
+	    launch_num(obj, "log_keep", 1, &c->log_keep, cause))
+		return (-1);
+	if (c->backoff_initial_ms == 0)
+		c->backoff_initial_ms = 1;
+	if (c->backoff_max_ms < c->backoff_initial_ms)
+		c->backoff_max_ms = c->backoff_initial_ms;
+	return (0);
+}
+
+int
+launch_encode(const struct fnwm_config *cfg, const char *uuid,
+    json_object *entry, unsigned char *buf, size_t bufsz, size_t *len,
+    char **cause)
+{
+	struct fnwm_config_msg c;
+	json_object *own = NULL;
+	const char *argv[FNWM_ARGV_MAX];
+	char *python, *datadir, *logpath;
+	size_t off, n;
+	int argc = 0, i, rc = -1;
+
+	memset(&c, 0, sizeof c);
+	c.restart = FNWM_RESTART_ON_FAILURE;
+	c.healthy_ms = 10000;
+	c.backoff_initial_ms = 500;
+	c.backoff_max_ms = 60000;
+	c.giveup_count = 5;
+	c.giveup_window_ms = 60000;
+	c.log_max_bytes = 10 * 1024 * 1024;
+	c.log_keep = 3;
+	if (launch_policy_from(cfg->restart_defaults, &c, cause) == -1)
+		return (-1);
+	if (entry != NULL)
+		json_object_object_get_ex(entry, "fnwm", &own);
+	if (launch_policy_from(own, &c, cause) == -1)
+		return (-1);
+
+	python = launch_python(cfg, entry);
+	datadir = launch_data_dir(cfg, uuid, entry);
+	logpath = xasprintf("%s/worker.log", datadir);
+	argv[argc++] = python;
+	argv[argc++] = "-m";
+	argv[argc++] = "funcnodes";
+	if (cfg->debug)
+		argv[argc++] = "--debug";
+	argv[argc++] = "--dir";
+	argv[argc++] = cfg->base_dir;
+	argv[argc++] = "worker";
+	argv[argc++] = "--uuid";
+	argv[argc++] = uuid;
+	argv[argc++] = "start";
+	c.argc = (uint16_t)argc;
+
+	if (sizeof c > bufsz)
+		goto out;
+	memcpy(buf, &c, sizeof c);
+	off = sizeof c;
+	n = strlen(logpath) + 1;
+	if (off + n > bufsz)
+		goto toolong;
+	memcpy(buf + off, logpath, n);
+	off += n;
+	for (i = 0; i < argc; i++) {
+		n = strlen(argv[i]) + 1;
+		if (off + n > bufsz)
+			goto toolong;
+		memcpy(buf + off, argv[i], n);
+		off += n;
+	}
+	*len = off;
+	rc = 0;
+	goto out;
+toolong:
+	*cause = xstrdup("the worker's command line is too long");
+out:
+	free(python);
+	free(datadir);
+	free(logpath);
+	return (rc);
+}

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The monitor table (nginx's ngx_processes): one record per worker the
+ * master supervises, with its fnwm-monitor process (socketpair on fd 3,
+ * fork + exec), the last state it reported, and what the master wants of
+ * the worker. A monitor that dies unexpectedly is replaced; the new one
+ * adopts the running worker instead of starting a second one.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+#include "xmalloc.h"
+#include "master.h"
+
+#define MON_RESPAWN_MAX 5 /* replacements of a crashing monitor in a row */
+
+static struct ev_loop *mons_loop;
+static const struct fnwm_config *mons_cfg;
+static struct monitor_list mons = TAILQ_HEAD_INITIALIZER(mons);
+static ev_timer mons_reap;
+
+static const char *const mons_state_names[FNWM_WS_MAX] = {
+	[FNWM_WS_DOWN] = "down",
+	[FNWM_WS_STARTING] = "starting",
+	[FNWM_WS_RUNNING] = "running",
+	[FNWM_WS_STOPPING] = "stopping",
+	[FNWM_WS_BACKOFF] = "backoff",
+	[FNWM_WS_FAILED] = "failed",
+};
+
+const char *
+monitors_state_name(unsigned state)
+{
+	return (state < FNWM_WS_MAX ? mons_state_names[state] : "unknown");
+}
+
+struct monitor *
+monitors_find(const char *uuid)
+{
+	struct monitor *m;
+
+	TAILQ_FOREACH(m, &mons, entry)
+	if (strcmp(m->uuid, uuid) == 0)
+		return (m);
+	return (NULL);
+}
+
+struct monitor *
+monitors_get(const char *uuid)
+{
+	struct monitor *m = monitors_find(uuid);
+
+	if (m != NULL)
+		return (m);
+	m = xcalloc(1, sizeof *m);
+	m->uuid = xstrdup(uuid);
+	TAILQ_INIT(&m->ops);
+	TAILQ_INSERT_TAIL(&mons, m, entry);
+	return (m);
+}
+
+struct monitor_list *
+monitors_list(void)
+{
+	return (&mons);
+}
+
+size_t
+monitors_running(void)
+{
+	struct monitor *m;
+	size_t n = 0;
+
+	TAILQ_FOREACH(m, &mons, entry)
+	if (m->pid > 0)
+		n++;
+	return (n);
+}
+
+/* Frees records that have no process, no operation and no wish. */
+static void
+mons_reap_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct monitor *m, *next;
+
+	for (m = TAILQ_FIRST(&mons); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		if (m->pid > 0 || !TAILQ_EMPTY(&m->ops) || m->want_up)
+			continue;
+		TAILQ_REMOVE(&mons, m, entry);
+		free(m->chan);
+		free(m->uuid);
+		free(m);
+	}
+}
+
+void
+monitors_gc(void)
+{
+	if (!ev_is_active(&mons_reap))
+		ev_timer_start(mons_loop, &mons_reap);
+}
+
+static void
+mons_event(struct monitor *m, const struct fnwm_state_msg *st)
+{
+	json_object *o = json_object_new_object();
+	struct fnwm_outmsg *msg;
+
+	json_object_object_add(o, "type",
+	    json_object_new_string("worker_event"));
+	json_object_object_add(o, "uuid", json_object_new_string(m->uuid));
+	json_object_object_add(o, "state",
+	    json_object_new_string(monitors_state_name(st->state)));
+	json_object_object_add(o, "pid",
+	    st->pid > 0 ? json_object_new_int(st->pid) : NULL);
+	json_object_object_add(o, "adopted",
+	    json_object_new_boolean(st->adopted));
+	json_object_object_add(o, "restarts",
+	    json_object_new_int64(st->restarts));
+	if (st->last_exit == INT32_MIN)
+		json_object_object_add(o, "last_exit", NULL);
+	else {
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "code",
+		    st->last_exit >= 0 ? json_object_new_int(st->last_exit)
+		                       : NULL);
+		json_object_object_add(e, "signal",
+		    st->last_exit < 0 ? json_object_new_int(-st->last_exit)
+		                      : NULL);
+		json_object_object_add(o, "last_exit", e);
+	}
+	json_object_object_add(o, "next_restart",
+	    st->next_start_ms > 0
+	        ? json_object_new_double((double)st->next_start_ms / 1000.0)
+	        : NULL);
+	msg = outmsg_json(o);
+	hub_broadcast(msg);
+	outmsg_unref(msg);
+	json_object_put(o);
+}
+
+static void
+mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
+{
+	struct monitor *m = arg;
+	const struct fnwm_state_msg *st;
+	const struct fnwm_exit_msg *ex;
+	char why[256];
+
+	switch (msg->hdr.type) {
+	case FNWM_MSG_HELLO:
+		m->hello = 1;
+		m->respawns = 0;
+		break;
+	case FNWM_MSG_ERROR:
+		log_warnx("monitor %s: %s", m->uuid,
+		    log_safe(why, sizeof why, msg->payload, msg->len - 1));
+		break;
+	case FNWM_MSG_MON_STATE:
+		st = msg->payload;
+		if (st->state >= FNWM_WS_MAX)
+			goto bad;
+		m->st = *st;
+		m->have_st = 1;
+		log_info("worker %s: %s%s, pid %d, %u restarts", m->uuid,
+		    monitors_state_name(st->state),
+		    st->adopted ? " (adopted)" : "", st->pid, st->restarts);
+		mons_event(m, st);
+		registry_refresh_now(m->uuid);
+		ops_kick(m->uuid);
+		break;
+	case FNWM_MSG_MON_EXIT:
+		ex = msg->payload;
+		m->last_exit = *ex;
+		m->have_exit = 1;
+		registry_refresh_now(m->uuid);
+		break;
+	default:
+		goto bad;
+	}
+	return;
+bad:
+	/* A monitor that speaks nonsense loses its channel and its life. */
+	log_warnx("monitor %s: unexpected %s frame; killing it", m->uuid,
+	    fnwm_msg_type_name(msg->hdr.type));
+	fnwm_chan_close(ch);
+	if (m->pid > 0)
+		kill(m->pid, SIGTERM);
+}
+
+static void
+mons_close_cb(struct fnwm_chan *ch, int err, void *arg)
+{
+	struct monitor *m = arg;
+
+	if (err != 0) {
+		log_warnx("monitor %s: channel: %s; killing it", m->uuid,
+		    strerror(err));
+		if (m->pid > 0)
+			kill(m->pid, SIGTERM);
+	}
+	/* EOF: the child watcher tells why it went. */
+}
+
+static int mons_spawn(struct monitor *, char **cause);
+
+static void
+mons_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct monitor *m = w->data;
+	int st = w->rstatus;
+	char *cause = NULL;
+
+	ev_child_stop(loop, w);
+	if (m->chan != NULL)
+		fnwm_chan_close(m->chan);
+	m->pid = 0;
+	m->hello = 0;
+	if (WIFEXITED(st))
+		log_info("monitor %s exited with status %d", m->uuid,
+		    WEXITSTATUS(st));
+	else
+		log_warnx("monitor %s killed by signal %d", m->uuid,
+		    WTERMSIG(st));
+	/*
+	 * Unexpected deaths are replaced; the replacement adopts the worker
+	 * (or applies the restart policy if the worker died meanwhile).
+	 */
+	if (!m->exiting && !shutdown_in_progress() &&
+	    !(WIFEXITED(st) &&
+	        (WEXITSTATUS(st) == FNWM_MON_EXIT_OK ||
+	            WEXITSTATUS(st) == FNWM_MON_EXIT_PERMANENT ||
+	            WEXITSTATUS(st) == FNWM_MON_EXIT_LOCKED)) &&
+	    m->want_up && m->respawns < MON_RESPAWN_MAX) {
+		m->respawns++;
+		if (monitors_start(m, &cause) == -1) {
+			log_warnx("monitor %s: %s", m->uuid, cause);
+			free(cause);
+		}
+	}
+	m->exiting = 0;
+	registry_refresh_now(m->uuid);
+	ops_kick(m->uuid);
+	shutdown_monitor_gone();
+	monitors_gc();
+}
+
+/* Finds fnwm-monitor: FNWM_MONITOR, config, next to us, or libexec. */
+static char *
+mons_binary(void)
+{
+	char self[PATH_MAX], *dir, *cand;
+	const char *env = getenv("FNWM_MONITOR");
+	static const char *rel[] = { "fnwm-monitor", "../monitor/fnwm-monitor",
+		"../libexec/fnwm/fnwm-monitor", NULL };
+	ssize_t n;
+	int i;
+
+	if (env != NULL && *env != '\0')
+		return (xstrdup(env));
+	if (mons_cfg->monitor_path != NULL)
+		return (xstrdup(mons_cfg->monitor_path));
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		dir = strrchr(self, '/');
+		if (dir != NULL) {
+			*dir = '\0';
+			for (i = 0; rel[i] != NULL; i++) {
+				cand = xasprintf("%s/%s", self, rel[i]);
+				if (access(cand, X_OK) == 0)
+					return (cand);
+				free(cand);
+			}
+		}
+	}
+	return (xstrdup(FNWM_LIBEXECDIR "/fnwm/fnwm-monitor"));
+}
+
+static int
+mons_spawn(struct monitor *m, char **cause)
+{
+	char *bin = mons_binary(), *title;
+	struct fnwm_hello hello;
+	struct sigaction sa;
+	sigset_t none;
+	int sv[2], sig;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		*cause = xasprintf("socketpair: %s", strerror(errno));
+		free(bin);
+		return (-1);
+	}
+	title = xasprintf("fnwm-monitor: %s", m->uuid);
+	pid = fork();
+	if (pid == -1) {
+		*cause = xasprintf("fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		free(bin);
+		free(title);
+		return (-1);
+	}
+	if (pid == 0) {
+		/* Child: async-signal-safe only, then exec (no lws, no ev). */
+		char *argv[7];
+
+		argv[0] = title;
+		argv[1] = (char *)(uintptr_t) "--uuid";
+		argv[2] = m->uuid;
+		argv[3] = (char *)(uintptr_t) "--workers-dir";
+		argv[4] = mons_cfg->workers_dir;
+		argv[5] =
+		    mons_cfg->debug ? (char *)(uintptr_t) "--debug" : NULL;
+		argv[6] = NULL;
+
+		if (sv[1] == FNWM_CHANNEL_FD)
+			fnwm_set_cloexec(sv[1], 0);
+		else if (dup2(sv[1], FNWM_CHANNEL_FD) == -1)
+			_exit(FNWM_MON_EXIT_TEMPORARY);
+		/* lws ignores SIGPIPE; exec would keep that. */
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = SIG_DFL;
+		for (sig = 1; sig < NSIG; sig++)
+			(void)sigaction(sig, &sa, NULL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Its own session: a terminal's ^C reaches only the master. */
+		setsid();
+		execv(bin, argv);
+		_exit(FNWM_MON_EXIT_TEMPORARY);
+	}
+	close(sv[1]);
+	free(bin);
+	free(title);
+	m->pid = pid;
+	m->hello = 0;
+	ev_child_init(&m->cw, mons_child_cb, pid, 0);
+	m->cw.data = m;
+	ev_child_start(mons_loop, &m->cw);
+	if (m->chan == NULL)
+		m->chan = xmalloc(sizeof *m->chan);
+	fnwm_chan_init(m->chan, mons_loop, sv[0], mons_msg_cb, mons_close_cb,
+	    m);
+	memset(&hello, 0, sizeof hello);
+	hello.pid = (uint32_t)getpid();
+	hello.role = FNWM_ROLE_MASTER;
+	(void)fnwm_chan_send(m->chan, FNWM_MSG_HELLO, &hello, sizeof hello);
+	log_info("monitor %s started, pid %ld", m->uuid, (long)pid);
+	return (0);
+}
+
+/* Starts the monitor process if needed and sends it the launch config. */
+int
+monitors_start(struct monitor *m, char **cause)
+{
+	unsigned char buf[FNWM_MSG_MAX];
+	json_object *entry;
+	size_t len;
+
+	entry = registry_entry(m->uuid);
+	if (launch_encode(mons_cfg, m->uuid, entry, buf,
+	        FNWM_MSG_MAX - sizeof(struct fnwm_msg_hdr), &len, cause) == -1)
+		return (-1);
+	if (m->pid <= 0 && mons_spawn(m, cause) == -1)
+		return (-1);
+	if (monitors_send(m, FNWM_MSG_CMD_CONFIG, buf, len) == -1) {
+		*cause = xasprintf("monitor channel: %s", strerror(errno));
+		return (-1);
+	}
+	if (m->want_up)
+		(void)monitors_send(m, FNWM_MSG_CMD_START, NULL, 0);
+	return (0);
+}
+
+int
+monitors_send(struct monitor *m, uint16_t type, const void *p, size_t len)
+{
+	if (m->pid <= 0 || m->chan == NULL || m->chan->closed) {
+		errno = EPIPE;
+		return (-1);
+	}
+	return (fnwm_chan_send(m->chan, type, p, len));
+}
+
+int
+monitors_stop_cmd(struct monitor *m, uint16_t type)
+{
+	struct fnwm_stop_cmd sc;
+
+	sc.term_after_ms = (uint32_t)(mons_cfg->stop_timeout * 1000);
+	sc.kill_after_ms = (uint32_t)(mons_cfg->kill_timeout * 1000);
+	if (type == FNWM_MSG_CMD_EXIT)
+		m->exiting = 1;
+	return (monitors_send(m, type, &sc, sizeof sc));
+}
+
+void
+monitors_kill(struct monitor *m)
+{
+	if (m->pid <= 0)
+		return;
+	log_warnx("monitor %s did not finish in time: SIGKILL", m->uuid);
+	m->exiting = 1;
+	if (m->have_st && m->st.pid > 0)
+		(void)kill(m->st.adopted ? m->st.pid : -m->st.pid, SIGKILL);
+	(void)kill(m->pid, SIGKILL);
+}
+
+void
+monitors_init(struct ev_loop *loop, const struct fnwm_config *cfg)
+{
+	mons_loop = loop;
+	mons_cfg = cfg;
+	ev_timer_init(&mons_reap, mons_reap_cb, 0, 0);
+}
+
+void
+monitors_free_all(void)
+{
+	struct monitor *m;
+
+	ev_timer_stop(mons_loop, &mons_reap);
+	while ((m = TAILQ_FIRST(&mons)) != NULL) {
+		TAILQ_REMOVE(&mons, m, entry);
+		if (m->pid > 0)
+			ev_child_stop(mons_loop, &m->cw);
+		if (m->chan != NULL)
+			fnwm_chan_close(m->chan);
+		free(m->chan);
+		free(m->uuid);
+		free(m);
+	}
+}

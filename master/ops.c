@@ -1,0 +1,722 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Operations on one worker (activate, stop, restart, delete), serialised
+ * per worker and concurrent across workers. None blocks the loop: each
+ * is a small state machine that re-checks the facts (registry, monitor
+ * state, timers) whenever something about its worker changes (ops_kick),
+ * and reports to its requester by client id, so a requester that goes
+ * away costs nothing and stops nothing.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "util.h"
+#include "xmalloc.h"
+#include "master.h"
+
+enum {
+	P_BEGIN,
+	P_STOPPING,   /* the stop phase runs */
+	P_RESTARTING, /* waiting for the new pid */
+	P_CONTACT,    /* waiting for the worker to answer */
+	P_REMOVE,
+	P_RM_WAIT,
+	P_DONE,
+};
+
+#define OP_RETRY 0.5 /* s between readiness probes while contacting */
+#define OP_SLACK 5.0 /* s beyond the escalation before giving up */
+
+static struct ev_loop *ops_loop;
+static const struct fnwm_config *ops_cfg;
+static struct monitor_list ops_kicks = TAILQ_HEAD_INITIALIZER(ops_kicks);
+static ev_timer ops_kick_timer;
+
+static int op_expired(struct op *);
+
+void
+ops_progress(struct op *op, const char *message, double progress, int blocking)
+{
+	struct ws_client *c = hub_find(op->client);
+
+	if (c != NULL)
+		ws_cmd_progress(c, message, progress, blocking);
+}
+
+static void
+ops_reset(struct op *op)
+{
+	ops_progress(op, "", 1.0, 0);
+}
+
+void
+ops_error(struct op *op, const char *fmt, ...)
+{
+	struct ws_client *c = hub_find(op->client);
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+	log_info("worker %s: %s", op->mon->uuid, msg);
+	if (c != NULL)
+		ws_cmd_error(c, "%s", msg);
+	free(msg);
+}
+
+static void
+op_deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct op *op = t->data;
+
+	op->expired = 1;
+	ops_kick(op->mon->uuid);
+}
+
+static void
+op_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct op *op = t->data;
+
+	registry_probe_now(op->mon->uuid);
+}
+
+static void
+op_arm(struct op *op, double seconds)
+{
+	ev_timer_stop(ops_loop, &op->deadline);
+	op->expired = 0;
+	ev_timer_set(&op->deadline, seconds, 0);
+	ev_timer_start(ops_loop, &op->deadline);
+}
+
+static int
+op_expired(struct op *op)
+{
+	return (op->expired);
+}
+
+static void
+op_disarm(struct op *op)
+{
+	ev_timer_stop(ops_loop, &op->deadline);
+	op->expired = 0;
+}
+
+static void
+op_stopper_done(void *arg, enum probe_result r, const char *detail)
+{
+	struct op *op = arg;
+
+	op->stopper = NULL;
+	log_debug("worker %s: stop command: %s", op->mon->uuid,
+	    r == PROBE_ACTIVE ? "sent" : detail);
+}
+
+/* Asks the worker itself to stop (it saves its state), uuid verified. */
+static void
+op_send_ws_stop(struct op *op)
+{
+	json_object *entry = registry_entry(op->mon->uuid), *h, *p;
+
+	if (op->stopper != NULL || entry == NULL ||
+	    !registry_is_active(op->mon->uuid) ||
+	    !json_object_object_get_ex(entry, "port", &p) ||
+	    !json_object_is_type(p, json_type_int))
+		return;
+	op->stopper = probe_stop_worker(ops_loop,
+	    json_object_object_get_ex(entry, "host", &h) &&
+	            json_object_is_type(h, json_type_string)
+	        ? json_object_get_string(h)
+	        : "127.0.0.1",
+	    json_object_get_int(p), op->mon->uuid, ops_cfg->probe_connect,
+	    ops_cfg->probe_reply, op_stopper_done, op);
+}
+
+/*
+ * The stop phase: the worker's own stop command, then the monitor's
+ * bounded wait, SIGTERM and SIGKILL to the worker's process group, and
+ * the monitor exits. A worker that is not running is stopped already.
+ * Returns 1 when done.
+ */
+static int
+op_stop_step(struct op *op)
+{
+	struct monitor *m = op->mon;
+	char *cause = NULL;
+
+	switch (op->sub) {
+	case 0:
+		m->want_up = 0;
+		op_send_ws_stop(op);
+		if (m->pid <= 0 && registry_live_pid(m->uuid) > 0) {
+			/* Running without us: a monitor adopts it first. */
+			if (monitors_start(m, &cause) == -1) {
+				log_warnx("worker %s: %s", m->uuid, cause);
+				free(cause);
+			}
+		}
+		if (m->pid <= 0)
+			return (1);
+		(void)monitors_stop_cmd(m, FNWM_MSG_CMD_EXIT);
+		op_arm(op,
+		    ops_cfg->stop_timeout + ops_cfg->kill_timeout + OP_SLACK);
+		op->sub = 1;
+		return (0);
+	case 1:
+		if (m->pid <= 0 && registry_live_pid(m->uuid) == 0)
+			return (1);
+		if (!op_expired(op))
+			return (0);
+		monitors_kill(m);
+		op_arm(op, OP_SLACK);
+		op->sub = 2;
+		return (0);
+	default:
+		if (m->pid <= 0 || op_expired(op))
+			return (1);
+		return (0);
+	}
+}
+
+/* Reads the worker's JSON from disk for set_worker; NULL if unusable. */
+static json_object *
+op_read_json(struct op *op)
+{
+	char *path = xasprintf("%s/worker_%s.json", ops_cfg->workers_dir,
+	         op->mon->uuid),
+	     *buf;
+	json_object *o, *u;
+	const char *err;
+	size_t len;
+
+	if (fnwm_read_file(path, 16 * 1024 * 1024, &buf, &len) == -1) {
+		free(path);
+		return (NULL);
+	}
+	free(path);
+	o = fnwm_json_parse(buf, len, &err);
+	free(buf);
+	if (o == NULL || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "uuid", &u) ||
+	    !json_object_is_type(u, json_type_string) ||
+	    strcmp(json_object_get_string(u), op->mon->uuid) != 0) {
+		json_object_put(o);
+		return (NULL);
+	}
+	return (o);
+}
+
+/* Relays the worker's runstate as progress: new texts only. */
+static void
+op_relay_runstate(struct op *op)
+{
+	char *path = xasprintf("%s/worker_%s.runstate", ops_cfg->workers_dir,
+	         op->mon->uuid),
+	     *buf, *p, safe[256];
+	size_t len;
+
+	if (fnwm_read_file(path, 4096, &buf, &len) == -1) {
+		free(path);
+		return;
+	}
+	free(path);
+	for (p = buf; *p != '\0'; p++)
+		if (*p == '\r')
+			*p = ' ';
+	/* FuncNodes shows "a\nb" as "a - b". */
+	log_safe(safe, sizeof safe, buf, len);
+	while ((p = strstr(safe, "\\012")) != NULL) {
+		memcpy(p, " - ", 3);
+		memmove(p + 3, p + 4, strlen(p + 4) + 1);
+	}
+	/* Left over from an earlier life: not news about this start. */
+	if (strncmp(safe, "removed", 7) != 0 &&
+	    strncmp(safe, "stopped", 7) != 0 && safe[0] != '\0' &&
+	    strcmp(safe, op->runstate) != 0) {
+		snprintf(op->runstate, sizeof op->runstate, "%s", safe);
+		ops_progress(op, safe, 0.5, 1);
+	}
+	free(buf);
+}
+
+static void
+op_contact_begin(struct op *op)
+{
+	ops_progress(op, "Contacting worker.", 0.5, 1);
+	op->runstate[0] = '\0';
+	op_arm(op, ops_cfg->activate_timeout);
+	ev_timer_set(&op->retry, OP_RETRY, OP_RETRY);
+	ev_timer_start(ops_loop, &op->retry);
+	op->phase = P_CONTACT;
+	registry_probe_now(op->mon->uuid);
+}
+
+/* Returns 1 when the activation finished, either way. */
+static int
+op_contact_step(struct op *op)
+{
+	struct monitor *m = op->mon;
+	json_object *o, *msg;
+	struct ws_client *c;
+
+	if (registry_is_active(m->uuid) && (o = op_read_json(op)) != NULL) {
+		c = hub_find(op->client);
+		if (c != NULL) {
+			msg = json_object_new_object();
+			json_object_object_add(msg, "type",
+			    json_object_new_string("set_worker"));
+			json_object_object_add(msg, "data", o);
+			hub_send_json(c, msg);
+			json_object_put(msg);
+		} else
+			json_object_put(o);
+		log_debug("worker %s: handed to the requester", m->uuid);
+		ops_reset(op);
+		return (1);
+	}
+	op_relay_runstate(op);
+	if (m->have_st && m->st.state != FNWM_WS_DOWN &&
+	    m->st.state != FNWM_WS_FAILED)
+		op->sub = 1; /* the monitor has taken the start */
+	if (op_expired(op) ||
+	    (op->sub == 1 && m->have_st &&
+	        (m->st.state == FNWM_WS_FAILED ||
+	            m->st.state == FNWM_WS_DOWN)) ||
+	    (op->sub == 1 && m->pid <= 0 && !m->want_up)) {
+		ops_error(op, "Could not activate worker with id %s.", m->uuid);
+		ops_reset(op);
+		return (1);
+	}
+	return (0);
+}
+
+static int
+op_activate(struct op *op)
+{
+	struct monitor *m = op->mon;
+	char *cause = NULL;
+
+	switch (op->phase) {
+	case P_BEGIN:
+		ops_progress(op, "Activating worker.", 0.1, 1);
+		registry_refresh_now(m->uuid);
+		if (registry_entry(m->uuid) == NULL) {
+			ops_error(op, "Worker with id %s not found.", m->uuid);
+			ops_reset(op);
+			return (1);
+		}
+		if (registry_is_active(m->uuid)) {
+			op->sub = 1;
+			op_contact_begin(op);
+			return (op_contact_step(op));
+		}
+		ops_progress(op, "Starting worker.", 0.4, 1);
+		m->want_up = 1;
+		if (monitors_start(m, &cause) == -1) {
+			log_warnx("worker %s: %s", m->uuid, cause);
+			free(cause);
+			m->want_up = 0;
+			ops_error(op, "Could not activate worker with id %s.",
+			    m->uuid);
+			ops_reset(op);
+			return (1);
+		}
+		/* The monitor's next states are about this start. */
+		m->have_st = 0;
+		op->sub = 0;
+		op_contact_begin(op);
+		return (op_contact_step(op));
+	default:
+		return (op_contact_step(op));
+	}
+}
+
+static int
+op_stop(struct op *op)
+{
+	struct monitor *m = op->mon;
+
+	if (op->phase == P_BEGIN) {
+		registry_refresh_now(m->uuid);
+		if (registry_entry(m->uuid) == NULL && m->pid <= 0 &&
+		    !registry_json_exists(m->uuid)) {
+			ops_error(op, "Worker %s not found", m->uuid);
+			return (1);
+		}
+		ops_progress(op, "Stopping worker.", 0.1, 1);
+		op->phase = P_STOPPING;
+		op->sub = 0;
+	}
+	if (!op_stop_step(op))
+		return (0);
+	registry_refresh_now(m->uuid);
+	ops_reset(op);
+	return (1);
+}
+
+static int
+op_restart(struct op *op)
+{
+	struct monitor *m = op->mon;
+	char *cause = NULL;
+	pid_t live;
+
+	switch (op->phase) {
+	case P_BEGIN:
+		registry_refresh_now(m->uuid);
+		if (registry_entry(m->uuid) == NULL) {
+			ops_error(op, "Worker with id %s not found.", m->uuid);
+			ops_reset(op);
+			return (1);
+		}
+		ops_progress(op, "Stopping worker.", 0.1, 1);
+		live = registry_live_pid(m->uuid);
+		op->old_pid = live > 0 ? live : (m->have_st ? m->st.pid : 0);
+		op_send_ws_stop(op);
+		m->want_up = 1;
+		if (m->pid > 0) {
+			(void)monitors_stop_cmd(m, FNWM_MSG_CMD_RESTART);
+		} else if (live > 0) {
+			/* Adopt it first (config only), then restart it. */
+			m->want_up = 0;
+			if (monitors_start(m, &cause) == 0)
+				(void)monitors_stop_cmd(m,
+				    FNWM_MSG_CMD_RESTART);
+			m->want_up = 1;
+		} else
+			(void)monitors_start(m, &cause);
+		if (cause != NULL) {
+			log_warnx("worker %s: %s", m->uuid, cause);
+			free(cause);
+			ops_error(op, "Could not activate worker with id %s.",
+			    m->uuid);
+			ops_reset(op);
+			return (1);
+		}
+		m->have_st = 0;
+		op_arm(op,
+		    ops_cfg->stop_timeout + ops_cfg->kill_timeout + OP_SLACK);
+		op->phase = P_RESTARTING;
+		return (0);
+	case P_RESTARTING:
+		if (m->have_st && m->st.pid > 0 && m->st.pid != op->old_pid &&
+		    (m->st.state == FNWM_WS_STARTING ||
+		        m->st.state == FNWM_WS_RUNNING)) {
+			ops_reset(op);
+			ops_progress(op, "Activating worker.", 0.1, 1);
+			op->sub = 1;
+			op_disarm(op);
+			op_contact_begin(op);
+			return (op_contact_step(op));
+		}
+		if (op_expired(op) ||
+		    (m->have_st && m->st.state == FNWM_WS_FAILED) ||
+		    m->pid <= 0) {
+			ops_reset(op);
+			ops_error(op, "Could not activate worker with id %s.",
+			    m->uuid);
+			ops_reset(op);
+			return (1);
+		}
+		return (0);
+	default:
+		return (op_contact_step(op));
+	}
+}
+
+static void
+op_rm_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct op *op = w->data;
+
+	ev_child_stop(loop, w);
+	op->rm_pid = 0;
+	op->rm_status = w->rstatus;
+	ops_kick(op->mon->uuid);
+}
+
+/*
+ * Whether dir may be removed with the worker: the default data dir, or a
+ * directory inside the workers dir, reached without following a symlink
+ * out of it.
+ */
+static int
+op_owns_data_dir(const char *uuid, const char *dir)
+{
+	char *def = xasprintf("%s/worker_%s", ops_cfg->workers_dir, uuid);
+	char real[PATH_MAX], rw[PATH_MAX];
+	size_t n;
+	int ok = 0;
+
+	if (strcmp(dir, def) == 0)
+		ok = 1;
+	else if (realpath(dir, real) != NULL &&
+	    realpath(ops_cfg->workers_dir, rw) != NULL) {
+		n = strlen(rw);
+		ok = strncmp(real, rw, n) == 0 && real[n] == '/' &&
+		    strchr(real + n + 1, '/') == NULL;
+	}
+	free(def);
+	return (ok);
+}
+
+static void
+op_remove_files(struct op *op)
+{
+	static const char *suffixes[] = { ".p", ".runstate", ".json", ".status",
+		".run.lock", ".lock", NULL };
+	const char *uuid = op->mon->uuid;
+	char *path, *dir;
+	struct stat st;
+	int i;
+
+	dir = launch_data_dir(ops_cfg, uuid, registry_entry(uuid));
+	for (i = 0; suffixes[i] != NULL; i++) {
+		path = xasprintf("%s/worker_%s%s", ops_cfg->workers_dir, uuid,
+		    suffixes[i]);
+		if (unlink(path) == -1 && errno != ENOENT)
+			log_warn("unlink %s", path);
+		free(path);
+	}
+	if (lstat(dir, &st) == -1) {
+		free(dir);
+		return;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		/* Remove the link, never what it points to. */
+		if (op_owns_data_dir(uuid, dir) ||
+		    strncmp(dir, ops_cfg->workers_dir,
+		        strlen(ops_cfg->workers_dir)) == 0)
+			(void)unlink(dir);
+		free(dir);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode) || !op_owns_data_dir(uuid, dir)) {
+		log_info("worker %s: data dir %s is outside the workers dir; "
+		         "left in place",
+		    uuid, dir);
+		free(dir);
+		return;
+	}
+	/* A venv holds thousands of files: rm runs beside the loop. */
+	op->rm_pid = fork();
+	if (op->rm_pid == 0) {
+		struct sigaction sa;
+		sigset_t none;
+		int sig;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = SIG_DFL;
+		for (sig = 1; sig < NSIG; sig++)
+			(void)sigaction(sig, &sa, NULL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execlp("rm", "rm", "-rf", "--one-file-system", "--", dir,
+		    (char *)NULL);
+		_exit(127);
+	}
+	if (op->rm_pid == -1) {
+		log_warn("fork");
+		op->rm_pid = 0;
+	} else {
+		ev_child_set(&op->rmw, op->rm_pid, 0);
+		ev_child_start(ops_loop, &op->rmw);
+	}
+	free(dir);
+}
+
+static int
+op_delete(struct op *op)
+{
+	struct monitor *m = op->mon;
+	struct ws_client *c;
+	json_object *o;
+
+	switch (op->phase) {
+	case P_BEGIN:
+		registry_refresh_now(m->uuid);
+		if (registry_entry(m->uuid) == NULL &&
+		    !registry_json_exists(m->uuid)) {
+			ops_error(op, "Worker %s not found", m->uuid);
+			return (1);
+		}
+		ops_progress(op, "Deleting worker...", 0.1, 1);
+		m->want_up = 0;
+		if (m->pid > 0 || registry_live_pid(m->uuid) > 0) {
+			ops_progress(op, "Stopping worker.", 0.1, 1);
+			op->phase = P_STOPPING;
+			op->sub = 0;
+		} else
+			op->phase = P_REMOVE;
+		return (op_delete(op));
+	case P_STOPPING:
+		if (!op_stop_step(op))
+			return (0);
+		ops_reset(op);
+		registry_refresh_now(m->uuid);
+		if (m->pid > 0 || registry_live_pid(m->uuid) > 0) {
+			ops_error(op, "Could not stop worker %s; not deleted",
+			    m->uuid);
+			ops_reset(op);
+			return (1);
+		}
+		op->phase = P_REMOVE;
+		/* FALLTHROUGH */
+	case P_REMOVE:
+		ops_progress(op, "Removing files...", 0.6, 1);
+		op_remove_files(op);
+		op->phase = P_RM_WAIT;
+		/* FALLTHROUGH */
+	case P_RM_WAIT:
+		if (op->rm_pid > 0)
+			return (0);
+		if (op->rm_status != 0)
+			log_warnx("worker %s: removing its data dir failed "
+			          "(status %d)",
+			    m->uuid, op->rm_status);
+		registry_refresh_now(m->uuid);
+		ops_progress(op, "Worker deleted.", 1.0, 1);
+		c = hub_find(op->client);
+		if (c != NULL) {
+			o = json_object_new_object();
+			json_object_object_add(o, "type",
+			    json_object_new_string("worker_deleted"));
+			json_object_object_add(o, "uuid",
+			    json_object_new_string(m->uuid));
+			hub_send_json(c, o);
+			json_object_put(o);
+		}
+		ops_reset(op);
+		log_info("worker %s: deleted", m->uuid);
+		return (1);
+	}
+	return (1);
+}
+
+static int
+op_step(struct op *op)
+{
+	switch (op->kind) {
+	case OP_ACTIVATE:
+		return (op_activate(op));
+	case OP_STOP:
+		return (op_stop(op));
+	case OP_RESTART:
+		return (op_restart(op));
+	case OP_DELETE:
+		return (op_delete(op));
+	}
+	return (1);
+}
+
+static void
+op_free(struct op *op)
+{
+	ev_timer_stop(ops_loop, &op->deadline);
+	ev_timer_stop(ops_loop, &op->retry);
+	if (op->stopper != NULL)
+		probe_cancel(op->stopper);
+	if (op->rm_pid > 0)
+		ev_child_stop(ops_loop, &op->rmw);
+	free(op);
+}
+
+static void
+ops_run(struct monitor *m)
+{
+	struct op *op;
+
+	while ((op = TAILQ_FIRST(&m->ops)) != NULL) {
+		if (!op_step(op))
+			break;
+		TAILQ_REMOVE(&m->ops, op, entry);
+		op_free(op);
+	}
+	monitors_gc();
+}
+
+static void
+ops_kick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct monitor *m;
+
+	while ((m = TAILQ_FIRST(&ops_kicks)) != NULL) {
+		TAILQ_REMOVE(&ops_kicks, m, kickq);
+		m->kicked = 0;
+		ops_run(m);
+	}
+}
+
+void
+ops_kick(const char *uuid)
+{
+	struct monitor *m = monitors_find(uuid);
+
+	if (m == NULL || TAILQ_EMPTY(&m->ops) || m->kicked)
+		return;
+	m->kicked = 1;
+	TAILQ_INSERT_TAIL(&ops_kicks, m, kickq);
+	if (!ev_is_active(&ops_kick_timer))
+		ev_timer_start(ops_loop, &ops_kick_timer);
+}
+
+void
+ops_submit(enum op_kind kind, const char *uuid, uint64_t client)
+{
+	struct monitor *m = monitors_get(uuid);
+	struct op *op = xcalloc(1, sizeof *op);
+
+	op->kind = kind;
+	op->client = client;
+	op->mon = m;
+	op->phase = P_BEGIN;
+	ev_timer_init(&op->deadline, op_deadline_cb, 0, 0);
+	op->deadline.data = op;
+	ev_timer_init(&op->retry, op_retry_cb, OP_RETRY, OP_RETRY);
+	op->retry.data = op;
+	ev_child_init(&op->rmw, op_rm_cb, 0, 0);
+	op->rmw.data = op;
+	TAILQ_INSERT_TAIL(&m->ops, op, entry);
+	ops_kick(uuid);
+}
+
+void
+ops_cancel_all(void)
+{
+	struct monitor *m;
+	struct op *op;
+
+	ev_timer_stop(ops_loop, &ops_kick_timer);
+	TAILQ_FOREACH(m, monitors_list(), entry)
+	{
+		if (m->kicked) {
+			TAILQ_REMOVE(&ops_kicks, m, kickq);
+			m->kicked = 0;
+		}
+		while ((op = TAILQ_FIRST(&m->ops)) != NULL) {
+			TAILQ_REMOVE(&m->ops, op, entry);
+			op_free(op);
+		}
+	}
+}
+
+void
+ops_init(struct ev_loop *loop, const struct fnwm_config *cfg)
+{
+	ops_loop = loop;
+	ops_cfg = cfg;
+	ev_timer_init(&ops_kick_timer, ops_kick_cb, 0, 0);
+}

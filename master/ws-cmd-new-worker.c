@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * "new_worker" and {"type": "new_worker", "kwargs": {...}}: write a new
+ * worker's JSON (FuncNodes' fields, pid null) and create its data dir,
+ * optionally copying dependencies and the nodespace of a reference
+ * worker. Progress is broadcast, as FuncNodes does; a failure leaves
+ * nothing behind and ends with an error reply.
+ */
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "util.h"
+#include "xmalloc.h"
+#include "master.h"
+
+static const char *const nw_known[] = { "name", "uuid", "workertype", "in_venv",
+	"reference", "copyLib", "copyNS", NULL };
+static const char *const nw_reserved[] = { "type", "env_path", "pid",
+	"update_on_startup", "worker_dependencies", NULL };
+
+static void
+nw_broadcast_progress(const char *message, double progress, int blocking)
+{
+	json_object *o = json_object_new_object();
+	struct fnwm_outmsg *m;
+
+	json_object_object_add(o, "type", json_object_new_string("progress"));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	json_object_object_add(o, "status", json_object_new_string("info"));
+	json_object_object_add(o, "progress", json_object_new_double(progress));
+	json_object_object_add(o, "blocking",
+	    json_object_new_boolean(blocking));
+	m = outmsg_json(o);
+	hub_broadcast(m);
+	outmsg_unref(m);
+	json_object_put(o);
+}
+
+/* FuncNodes' uuid shapes: <slug(name)[:16]>_<16 hex>, or 32 hex. */
+static void
+nw_make_uuid(const char *name, char *out, size_t outsz)
+{
+	unsigned char rnd[16];
+	char hex[33], slug[17];
+	size_t i, n = 0;
+	int dash = 0;
+
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		fatal("getrandom");
+	for (i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	if (name == NULL) {
+		snprintf(out, outsz, "%s", hex);
+		return;
+	}
+	for (i = 0; name[i] != '\0' && n < 16; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (ch < 0x80 && isalnum(ch)) {
+			if (dash && n > 0 && n < 16)
+				slug[n++] = '-';
+			dash = 0;
+			if (n < 16)
+				slug[n++] = (char)tolower(ch);
+		} else
+			dash = 1;
+	}
+	slug[n] = '\0';
+	snprintf(out, outsz, "%s_%.16s", slug, hex);
+}
+
+static int
+nw_get_string(json_object *kw, const char *key, const char **out, char **err)
+{
+	json_object *v;
+
+	*out = NULL;
+	if (kw == NULL || !json_object_object_get_ex(kw, key, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return (0);
+	if (!json_object_is_type(v, json_type_string)) {
+		*err = xasprintf("new_worker: %s must be a string", key);
+		return (-1);
+	}
+	*out = json_object_get_string(v);
+	return (0);
+}
+
+static int
+nw_get_bool(json_object *kw, const char *key, int dflt, int *out, char **err)
+{
+	json_object *v;
+
+	*out = dflt;
+	if (kw == NULL || !json_object_object_get_ex(kw, key, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return (0);
+	if (!json_object_is_type(v, json_type_boolean)) {
+		*err = xasprintf("new_worker: %s must be true or false", key);
+		return (-1);
+	}
+	*out = json_object_get_boolean(v);
+	return (0);
+}
+
+static int
+nw_in_list(const char *const *list, const char *key)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, key) == 0)
+			return (1);
+	return (0);
+}
+
+/* Copies the reference's nodespace.json, without "meta", into dir. */
+static int
+nw_copy_nodespace(const char *ref, const char *dir, char **err)
+{
+	char *src, *dst, *buf;
+	json_object *ns, *refentry;
+	const char *perr, *s;
+	size_t len;
+	int rc = -1;
+
+	refentry = registry_entry(ref);
+	src = launch_data_dir(master_cfg, ref, refentry);
+	dst = xasprintf("%s/nodespace.json", src);
+	free(src);
+	src = dst;
+	if (fnwm_read_file(src, 256 * 1024 * 1024, &buf, &len) == -1) {
+		*err = xasprintf("new_worker: reference worker %s has no "
+		                 "readable nodespace.json",
+		    ref);
+		free(src);
+		return (-1);
+	}
+	ns = fnwm_json_parse(buf, len, &perr);
+	free(buf);
+	if (ns == NULL || !json_object_is_type(ns, json_type_object)) {
+		*err = xasprintf("new_worker: nodespace.json of %s is not a "
+		                 "JSON object",
+		    ref);
+		goto out;
+	}
+	json_object_object_del(ns, "meta");
+	dst = xasprintf("%s/nodespace.json", dir);
+	s = json_object_to_json_string_ext(ns,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (fnwm_atomic_write(dst, s, strlen(s), 0600) == -1)
+		*err =
+		    xasprintf("new_worker: write %s: %s", dst, strerror(errno));
+	else
+		rc = 0;
+	free(dst);
+out:
+	json_object_put(ns);
+	free(src);
+	return (rc);
+}
+
+static json_object *
+nw_build(json_object *kw, const char *uuid, const char *name, const char *wtype,
+    char **err)
+{
+	json_object *o = json_object_new_object(), *uos, *v;
+	const char *host = getenv("FUNCNODES_HOST");
+	const char *sport = getenv("FUNCNODES_WS_WORKER_STARTPORT");
+	long long port = 9382;
+
+	if (sport != NULL && fnwm_parse_int(sport, 1, 65535, &port) == -1)
+		port = 9382;
+	json_object_object_add(o, "type", json_object_new_string(wtype));
+	json_object_object_add(o, "uuid", json_object_new_string(uuid));
+	json_object_object_add(o, "name",
+	    json_object_new_string(name != NULL ? name : uuid));
+	json_object_object_add(o, "data_path", NULL);
+	json_object_object_add(o, "env_path", NULL);
+	json_object_object_add(o, "worker_dependencies",
+	    json_object_new_object());
+	json_object_object_add(o, "package_dependencies",
+	    json_object_new_object());
+	json_object_object_add(o, "pid", NULL);
+	uos = json_object_new_object();
+	json_object_object_add(uos, "funcnodes", json_object_new_boolean(1));
+	json_object_object_add(uos, "funcnodes-core",
+	    json_object_new_boolean(1));
+	json_object_object_add(uos, "funcnodes-worker",
+	    json_object_new_boolean(1));
+	json_object_object_add(o, "update_on_startup", uos);
+	json_object_object_add(o, "host",
+	    json_object_new_string(host != NULL && *host ? host : "localhost"));
+	json_object_object_add(o, "port", json_object_new_int((int)port));
+	json_object_object_add(o, "ssl", json_object_new_boolean(0));
+
+	/* Other kwargs end up in the JSON, as FuncNodes' constructor does. */
+	if (kw != NULL) {
+		json_object_object_foreach(kw, key, val)
+		{
+			if (nw_in_list(nw_known, key))
+				continue;
+			if (nw_in_list(nw_reserved, key)) {
+				*err = xasprintf("new_worker: %s cannot be "
+				                 "set",
+				    key);
+				json_object_put(o);
+				return (NULL);
+			}
+			if (strcmp(key, "port") == 0 &&
+			    (!json_object_is_type(val, json_type_int) ||
+			        json_object_get_int64(val) < 1 ||
+			        json_object_get_int64(val) > 65535)) {
+				*err = xstrdup("new_worker: port must be an "
+				               "integer 1..65535");
+				json_object_put(o);
+				return (NULL);
+			}
+			if ((strcmp(key, "host") == 0 ||
+			        strcmp(key, "data_path") == 0) &&
+			    !json_object_is_type(val, json_type_string) &&
+			    !json_object_is_type(val, json_type_null)) {
+				*err = xasprintf("new_worker: %s must be a "
+				                 "string",
+				    key);
+				json_object_put(o);
+				return (NULL);
+			}
+			json_object_object_add(o, key, json_object_get(val));
+		}
+	}
+	(void)v;
+	return (o);
+}
+
+static int
+nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
+    size_t uuidsz)
+{
+	const char *name, *want, *wtype, *ref, *s;
+	json_object *o = NULL, *refentry, *deps;
+	char *path = NULL, *dir = NULL;
+	int in_venv, copylib, copyns, made_dir = 0, rc = -1;
+	struct stat st;
+
+	if (nw_get_string(kw, "name", &name, err) == -1 ||
+	    nw_get_string(kw, "uuid", &want, err) == -1 ||
+	    nw_get_string(kw, "workertype", &wtype, err) == -1 ||
+	    nw_get_string(kw, "reference", &ref, err) == -1 ||
+	    nw_get_bool(kw, "in_venv", master_cfg->in_venv_default, &in_venv,
+	        err) == -1 ||
+	    nw_get_bool(kw, "copyLib", 0, &copylib, err) == -1 ||
+	    nw_get_bool(kw, "copyNS", 0, &copyns, err) == -1)
+		return (-1);
+	if (wtype == NULL)
+		wtype = "WSWorker";
+	if (strcmp(wtype, "WSWorker") != 0 &&
+	    strcmp(wtype, "SocketWorker") != 0 &&
+	    strcmp(wtype, "MsQueueWorker") != 0) {
+		*err = xstrdup("new_worker: unknown workertype");
+		return (-1);
+	}
+	if (in_venv) {
+		*err = xstrdup("new_worker: creating a worker in its own "
+		               "virtual environment is not supported yet; "
+		               "send \"in_venv\": false");
+		return (-1);
+	}
+	if (want != NULL) {
+		if (!fnwm_worker_id_valid(want, strlen(want))) {
+			*err = xstrdup("new_worker: invalid uuid (letters, "
+			               "digits, '.', '_' and '-'; not "
+			               "starting with '.')");
+			return (-1);
+		}
+		snprintf(uuid, uuidsz, "%s", want);
+	} else
+		nw_make_uuid(name, uuid, uuidsz);
+	if (ref != NULL && !fnwm_worker_id_valid(ref, strlen(ref))) {
+		*err = xstrdup("new_worker: invalid reference");
+		return (-1);
+	}
+	path = xasprintf("%s/worker_%s.json", master_cfg->workers_dir, uuid);
+	if (lstat(path, &st) == 0) {
+		*err = xasprintf("new_worker: worker %s already exists", uuid);
+		goto out;
+	}
+	o = nw_build(kw, uuid, name, wtype, err);
+	if (o == NULL)
+		goto out;
+
+	dir = launch_data_dir(master_cfg, uuid, o);
+	if (mkdir(dir, 0700) == 0)
+		made_dir = 1;
+	else if (errno != EEXIST) {
+		*err =
+		    xasprintf("new_worker: mkdir %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (ref != NULL) {
+		registry_refresh_now(ref);
+		refentry = registry_entry(ref);
+		if (refentry == NULL) {
+			*err = xasprintf("new_worker: reference worker %s not "
+			                 "found",
+			    ref);
+			goto out;
+		}
+		if (copylib &&
+		    json_object_object_get_ex(refentry, "package_dependencies",
+		        &deps))
+			json_object_object_add(o, "package_dependencies",
+			    json_object_get(deps));
+		if (copyns && nw_copy_nodespace(ref, dir, err) == -1)
+			goto out;
+	}
+
+	nw_broadcast_progress("Writing configuration.", 0.9, 1);
+	s = json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (fnwm_atomic_write(path, s, strlen(s), 0600) == -1) {
+		*err = xasprintf("new_worker: write %s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1 && made_dir) {
+		char *ns = xasprintf("%s/nodespace.json", dir);
+
+		(void)unlink(ns);
+		free(ns);
+		(void)rmdir(dir);
+	}
+	json_object_put(o);
+	free(path);
+	free(dir);
+	(void)c;
+	return (rc);
+}
+
+static void
+ws_cmd_new_worker_exec(struct ws_client *c, json_object *msg)
+{
+	json_object *kw = NULL, *o;
+	char uuid[200], *err = NULL;
+
+	if (msg != NULL && json_object_object_get_ex(msg, "kwargs", &kw) &&
+	    !json_object_is_type(kw, json_type_null) &&
+	    !json_object_is_type(kw, json_type_object)) {
+		ws_cmd_error(c, "new_worker: kwargs must be an object");
+		return;
+	}
+	if (kw != NULL && json_object_is_type(kw, json_type_null))
+		kw = NULL;
+	if (nw_create(c, kw, &err, uuid, sizeof uuid) == -1) {
+		log_info("%s", err);
+		ws_cmd_error(c, "%s", err);
+		free(err);
+		nw_broadcast_progress("", 1.0, 0);
+		return;
+	}
+	log_info("worker %s: created", uuid);
+	nw_broadcast_progress("Creating new worker.", 1.0, 1);
+	o = json_object_new_object();
+	json_object_object_add(o, "type",
+	    json_object_new_string("worker_created"));
+	json_object_object_add(o, "uuid", json_object_new_string(uuid));
+	hub_send_json(c, o);
+	json_object_put(o);
+	nw_broadcast_progress("", 1.0, 0);
+	registry_refresh_now(uuid);
+}
+
+const struct ws_cmd_entry ws_cmd_new_worker_entry = {
+	.name = "new_worker",
+	.plain = 1,
+	.json = 1,
+	.subscribes = 1,
+	.exec = ws_cmd_new_worker_exec,
+};
