@@ -459,8 +459,7 @@ hub_broadcast(struct fnwm_outmsg *m)
 {
 	struct ws_client *c;
 
-	TAILQ_FOREACH(c, &hub_list, entry)
-	{
+	TAILQ_FOREACH(c, &hub_list, entry) {
 		if (c->subscribed)
 			hub_send(c, m);
 	}
@@ -486,8 +485,8 @@ hub_find(uint64_t id)
 	if (id == 0)
 		return (NULL);
 	TAILQ_FOREACH(c, &hub_list, entry)
-	if (c->id == id)
-		return (c->closing == CLIENT_OPEN ? c : NULL);
+		if (c->id == id)
+			return (c->closing == CLIENT_OPEN ? c : NULL);
 	return (NULL);
 }
 
@@ -504,7 +503,8 @@ hub_begin_shutdown(void)
 
 	hub_draining = 1;
 	TAILQ_FOREACH(c, &hub_list, entry)
-	hub_client_close(c, 1, LWS_CLOSE_STATUS_GOINGAWAY, "Server shutdown");
+		hub_client_close(c, 1, LWS_CLOSE_STATUS_GOINGAWAY,
+		    "Server shutdown");
 }
 
 /*

@@ -29,8 +29,7 @@ json_finite(json_object *o, int depth)
 		return (1);
 	}
 	case json_type_object: {
-		json_object_object_foreach(o, k, v)
-		{
+		json_object_object_foreach(o, k, v) {
 			(void)k;
 			if (!json_finite(v, depth + 1))
 				return (0);

@@ -94,8 +94,7 @@ stop_all_workers(void)
 {
 	struct monitor *m;
 
-	TAILQ_FOREACH(m, monitors_list(), entry)
-	{
+	TAILQ_FOREACH(m, monitors_list(), entry) {
 		m->want_up = 0;
 		if (m->pid <= 0)
 			continue;
@@ -117,7 +116,7 @@ drain_cb(struct ev_loop *l, ev_timer *t, int revents)
 			return;
 		if (!monitors_killed) {
 			TAILQ_FOREACH(m, monitors_list(), entry)
-			monitors_kill(m);
+				monitors_kill(m);
 			monitors_killed = 1;
 			return;
 		}

@@ -50,8 +50,8 @@ monitors_find(const char *uuid)
 	struct monitor *m;
 
 	TAILQ_FOREACH(m, &mons, entry)
-	if (strcmp(m->uuid, uuid) == 0)
-		return (m);
+		if (strcmp(m->uuid, uuid) == 0)
+			return (m);
 	return (NULL);
 }
 
@@ -82,8 +82,8 @@ monitors_running(void)
 	size_t n = 0;
 
 	TAILQ_FOREACH(m, &mons, entry)
-	if (m->pid > 0)
-		n++;
+		if (m->pid > 0)
+			n++;
 	return (n);
 }
 

@@ -700,8 +700,7 @@ ops_cancel_all(void)
 	struct op *op;
 
 	ev_timer_stop(ops_loop, &ops_kick_timer);
-	TAILQ_FOREACH(m, monitors_list(), entry)
-	{
+	TAILQ_FOREACH(m, monitors_list(), entry) {
 		if (m->kicked) {
 			TAILQ_REMOVE(&ops_kicks, m, kickq);
 			m->kicked = 0;

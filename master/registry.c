@@ -42,8 +42,9 @@ struct worker {
 	struct timespec bad_mtime; /* last corrupt version reported */
 	off_t bad_size;
 	int has_p;
-	pid_t p_pid;    /* 0 when the .p is unparsable */
-	pid_t last_pid; /* p_pid at the previous refresh */
+	pid_t p_pid;     /* 0 when the .p is unparsable */
+	pid_t last_pid;  /* p_pid at the previous refresh */
+	int force_probe; /* probe even if nothing changed (periodic) */
 	struct probe *probe;
 	int probe_again;
 	int queued;
@@ -411,8 +412,9 @@ reg_refresh(struct worker *w)
 	struct stat st;
 	unsigned long long start;
 	long long pid;
-	int exists, alive;
+	int exists, alive, changed = w->force_probe;
 
+	w->force_probe = 0;
 	if (w->dirty) {
 		TAILQ_REMOVE(&reg_dirty, w, dirtyq);
 		w->dirty = 0;
@@ -443,6 +445,7 @@ reg_refresh(struct worker *w)
 		if (w->entry == NULL || !json_object_equal(w->entry, o)) {
 			reg_status_changed();
 			ops_kick(w->uuid);
+			changed = 1;
 		}
 		json_object_put(w->entry);
 		w->entry = o;
@@ -473,9 +476,10 @@ reg_refresh(struct worker *w)
 	}
 	free(pbuf);
 
-	if (w->has_p && w->p_pid != w->last_pid && w->state == WORKER_ACTIVE) {
+	if (w->has_p && w->p_pid != w->last_pid) {
 		/* Another process now: it has to answer the probe itself. */
 		reg_set_state(w, WORKER_INACTIVE);
+		changed = 1;
 	}
 	w->last_pid = w->has_p ? w->p_pid : 0;
 	if (w->has_p) {
@@ -484,7 +488,12 @@ reg_refresh(struct worker *w)
 		    w->p_pid > 0 ? json_object_new_int64(w->p_pid) : NULL);
 		if (w->p_pid > 0)
 			reg_watch_pid(w, w->p_pid);
-		reg_want_probe(w);
+		/*
+		 * A running worker rewrites its .p every few seconds: only
+		 * news (or the periodic re-probe) is worth a probe.
+		 */
+		if (changed || w->state != WORKER_ACTIVE)
+			reg_want_probe(w);
 	} else {
 		reg_unqueue(w);
 		reg_unwatch_pid(w);
@@ -595,7 +604,7 @@ registry_scan_all(void)
 	}
 	/* Workers whose files went while we were not looking. */
 	TAILQ_FOREACH(w, &reg_all, all)
-	reg_mark_dirty(w);
+		reg_mark_dirty(w);
 	reg_process_dirty();
 }
 
@@ -604,10 +613,11 @@ registry_reprobe_all(void)
 {
 	struct worker *w;
 
-	TAILQ_FOREACH(w, &reg_all, all)
-	{
-		if (w->has_p || w->state == WORKER_ACTIVE)
+	TAILQ_FOREACH(w, &reg_all, all) {
+		if (w->has_p || w->state == WORKER_ACTIVE) {
+			w->force_probe = 1;
 			reg_mark_dirty(w);
+		}
 	}
 	reg_process_dirty();
 }
@@ -628,8 +638,7 @@ reg_build_status(void)
 	size_t i, n = 0;
 
 	v = xcalloc(reg_count + 1, sizeof *v);
-	TAILQ_FOREACH(w, &reg_all, all)
-	{
+	TAILQ_FOREACH(w, &reg_all, all) {
 		if (w->entry != NULL)
 			v[n++] = w;
 	}
@@ -786,7 +795,7 @@ registry_probe_now(const char *uuid)
 {
 	struct worker *w = reg_find(uuid);
 
-	if (w != NULL && w->has_p && w->entry != NULL)
+	if (w != NULL && w->has_p && w->entry != NULL && w->probe == NULL)
 		reg_want_probe(w);
 	else if (w == NULL || !w->has_p)
 		registry_refresh_now(uuid);

@@ -203,8 +203,7 @@ nw_build(json_object *kw, const char *uuid, const char *name, const char *wtype,
 
 	/* Other kwargs end up in the JSON, as FuncNodes' constructor does. */
 	if (kw != NULL) {
-		json_object_object_foreach(kw, key, val)
-		{
+		json_object_object_foreach(kw, key, val) {
 			if (nw_in_list(nw_known, key))
 				continue;
 			if (nw_in_list(nw_reserved, key)) {

@@ -26,8 +26,7 @@ ws_cmd_status_ready(void)
 	struct ws_client *c;
 	struct fnwm_outmsg *m = registry_status_msg();
 
-	TAILQ_FOREACH(c, hub_clients(), entry)
-	{
+	TAILQ_FOREACH(c, hub_clients(), entry) {
 		if (c->want_status) {
 			c->want_status = 0;
 			hub_send(c, m);
