@@ -303,6 +303,24 @@ op_contact_step(struct op *op)
 	return (0);
 }
 
+/* A worker whose interpreter is gone cannot start: say so at once. */
+static int
+op_interpreter_ok(struct op *op)
+{
+	char *py = launch_python(ops_cfg, registry_entry(op->mon->uuid));
+	int ok = strchr(py, '/') == NULL || access(py, X_OK) == 0;
+
+	if (!ok) {
+		ops_error(op,
+		    "Could not activate worker with id %s: its interpreter "
+		    "%s is missing (a deleted or broken virtual environment?)",
+		    op->mon->uuid, py);
+		ops_reset(op);
+	}
+	free(py);
+	return (ok);
+}
+
 static int
 op_activate(struct op *op)
 {
@@ -323,6 +341,8 @@ op_activate(struct op *op)
 			op_contact_begin(op);
 			return (op_contact_step(op));
 		}
+		if (!op_interpreter_ok(op))
+			return (1);
 		ops_progress(op, "Starting worker.", 0.4, 1);
 		m->want_up = 1;
 		if (monitors_start(m, &cause) == -1) {

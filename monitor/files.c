@@ -100,7 +100,7 @@ files_worker_started(struct mon *m)
 /*
  * After the worker pid exited (or, with pid 0, before a launch): remove a
  * .p that names a process no longer alive, and leave a final runstate (or
- * remove a stale one before a launch).
+ * remove a stale one when final_runstate is NULL).
  */
 void
 files_worker_exited(struct mon *m, pid_t pid, const char *final_runstate)
@@ -118,6 +118,14 @@ files_worker_exited(struct mon *m, pid_t pid, const char *final_runstate)
 			log_warn("write %s", m->runstate_path);
 	} else if (unlink(m->runstate_path) == -1 && errno != ENOENT)
 		log_warn("unlink %s", m->runstate_path);
+}
+
+/* "stopped", unless the worker already removed its runstate itself. */
+void
+files_final_runstate(struct mon *m)
+{
+	if (fnwm_atomic_write(m->runstate_path, "stopped", 7, 0600) == -1)
+		log_warn("write %s", m->runstate_path);
 }
 
 void

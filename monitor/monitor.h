@@ -109,6 +109,7 @@ int files_lock(struct mon *);
 void files_worker_started(struct mon *);
 void files_worker_exited(struct mon *, pid_t, const char *final_runstate);
 void files_write_status(struct mon *);
+void files_final_runstate(struct mon *);
 void files_log_watch(struct mon *);
 void files_log_unwatch(struct mon *);
 /* Reads the worker's .p: its pid, or 0. */

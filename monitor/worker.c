@@ -37,7 +37,8 @@ worker_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		a.code = -1;
 		a.sig = WTERMSIG(w->rstatus);
 	}
-	files_worker_exited(m, pid, "stopped");
+	/* Fast path to a restart: only unlink the .p before the policy. */
+	files_worker_exited(m, pid, NULL);
 	report_exit(m, pid, a.code, a.sig, up);
 	fsm_feed(m, MON_EV_CHILD_EXIT, &a);
 }
@@ -53,7 +54,7 @@ worker_pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, w);
 	close(m->pidfd);
 	m->pidfd = -1;
-	files_worker_exited(m, pid, "stopped");
+	files_worker_exited(m, pid, NULL);
 	report_exit(m, pid, -1, 0, fnwm_now_ms() - m->started_ms);
 	fsm_feed(m, MON_EV_CHILD_EXIT, &a);
 }
@@ -281,8 +282,12 @@ worker_now(void)
 static void
 worker_announce(struct mon *m)
 {
-	files_write_status(m);
+	/* The master first: the files may cost an fsync each. */
 	report_state(m);
+	if (m->state == FNWM_WS_DOWN || m->state == FNWM_WS_BACKOFF ||
+	    m->state == FNWM_WS_FAILED)
+		files_final_runstate(m);
+	files_write_status(m);
 }
 
 static void
