@@ -430,6 +430,9 @@ reg_refresh(struct worker *w)
 		w->has_p = 1;
 		if (fnwm_parse_int(pbuf, 1, INT32_MAX, &pid) == 0)
 			w->p_pid = (pid_t)pid;
+		else if (pbuf[0] == '\0' && w->last_pid > 0)
+			/* Caught between the worker's truncate and write. */
+			w->p_pid = w->last_pid;
 	}
 	free(path);
 

@@ -97,6 +97,10 @@ def connect(port):
     )
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Worker:
     """One test-worker process in a private config dir."""
 
@@ -150,8 +154,10 @@ class Worker:
         args += ["worker", "--uuid", self.uuid, "start"]
         self.out = open(self.base / ("stdout.%s.txt" % self.uuid), "wb")
         self.err = open(self.base / ("stderr.%s.txt" % self.uuid), "wb")
+        # a shell's background job inherits SIGINT=SIG_IGN (and the worker, like Python,
+        # then keeps ignoring it); give the worker the default disposition.
         self.proc = subprocess.Popen(args, env=self.env, stdout=self.out, stderr=self.err,
-                                     cwd=str(self.base))
+                                     cwd=str(self.base), preexec_fn=_default_sigint)
         return self
 
     def stderr(self):
@@ -267,7 +273,9 @@ def test_start_writes_files(make_worker):
 
     def track():
         rs = read_text(w.rsfile)
-        if rs is not None and (not seen or seen[-1] != rs):
+        # the runstate file is rewritten in place (truncate + write, like the real
+        # worker), so a reader can see it empty
+        if rs and (not seen or seen[-1] != rs):
             seen.append(rs)
         return rs == "running"
 
@@ -737,3 +745,16 @@ def test_answer_uuid(make_worker):
             assert frames[-1] == {"type": "result", "result": "impostor", "id": None}
 
     arun(go())
+
+
+def test_exit_delay(make_worker):
+    w = make_worker(uuid="linger", env={"FNWM_TEST_EXIT_DELAY": "1.0",
+                                        "FNWM_TEST_SAVE_INTERVAL": "0.2"})
+    w.start()
+    w.wait_ready()
+    w.pfile.write_text(json.dumps({"cmd": "stop_worker"}))
+    wait_until(lambda: not w.pfile.exists(), 5, msg=".p removed")
+    t0 = time.monotonic()
+    assert not can_connect(w.port)  # listener closed before the linger
+    assert w.wait_exit() == 0
+    assert time.monotonic() - t0 >= 0.7

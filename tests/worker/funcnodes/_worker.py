@@ -39,6 +39,7 @@ SWITCHES = {
     "start_delay": ("float", 0.0),  # extra seconds in "starting\nLoading config"
     "answer_uuid": ("str", None),  # answer the uuid probe with this uuid
     "stop_reply_first": ("bool", False),  # reply result:true before stopping
+    "exit_delay": ("float", 0.0),  # linger after an orderly stop (real worker: ~1 s)
     # timings
     "startup_pause": ("float", 0.05),  # pause after each start-up runstate
     "save_interval": ("float", 5.0),  # save loop (.p rewrite / .p commands)
@@ -90,7 +91,7 @@ def load_behaviour(cfg: Optional[dict]) -> Dict[str, Any]:
             val = _conv(kind, jb[name])
         if val is None and kind in ("bool",):
             val = False
-        if val is None and name in ("start_delay",):
+        if val is None and name in ("start_delay", "exit_delay"):
             val = 0.0
         if val is None and name in ("startup_pause", "save_interval", "port_retry_interval"):
             val = default
@@ -529,6 +530,8 @@ class TestWSWorker:
                 return startup.result()
             await stopped
         self.logger.info("Worker stopped")
+        if self.b["exit_delay"]:
+            await asyncio.sleep(self.b["exit_delay"])
         return 0
 
 
