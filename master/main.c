@@ -31,7 +31,7 @@ const struct fnwm_config *master_cfg;
 
 static struct fnwm_config cfg;
 static struct ev_loop *loop;
-static ev_signal sig_term, sig_int, sig_hup;
+static ev_signal sig_term, sig_int, sig_hup, sig_usr2;
 static ev_timer drain_timer;
 static int shutting_down;
 static uint64_t drain_started;
@@ -86,6 +86,7 @@ master_teardown(void)
 	ev_signal_stop(loop, &sig_term);
 	ev_signal_stop(loop, &sig_int);
 	ev_signal_stop(loop, &sig_hup);
+	ev_signal_stop(loop, &sig_usr2);
 }
 
 /* Every supervised worker: its own stop command, then the monitor's. */
@@ -149,11 +150,30 @@ master_shutdown(const char *why)
 	ev_timer_start(loop, &drain_timer);
 }
 
+void
+master_detach(const char *why)
+{
+	if (shutting_down)
+		return;
+	shutting_down = 1;
+	log_info("exiting, leaving workers to their monitors: %s", why);
+	ops_cancel_all();
+	monitors_detach_all();
+	hub_begin_shutdown();
+	drain_started = fnwm_now_ms();
+	ev_timer_init(&drain_timer, drain_cb, 0, DRAIN_TICK);
+	ev_timer_start(loop, &drain_timer);
+}
+
 static void
 signal_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
 	if (w->signum == SIGHUP) {
 		log_info("SIGHUP: nothing to reload yet; ignored");
+		return;
+	}
+	if (w->signum == SIGUSR2) {
+		master_detach("SIGUSR2");
 		return;
 	}
 	master_shutdown(w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -257,9 +277,11 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	ev_signal_init(&sig_term, signal_cb, SIGTERM);
 	ev_signal_init(&sig_int, signal_cb, SIGINT);
 	ev_signal_init(&sig_hup, signal_cb, SIGHUP);
+	ev_signal_init(&sig_usr2, signal_cb, SIGUSR2);
 	ev_signal_start(loop, &sig_term);
 	ev_signal_start(loop, &sig_int);
 	ev_signal_start(loop, &sig_hup);
+	ev_signal_start(loop, &sig_usr2);
 	registry_init(loop, &cfg);
 	monitors_init(loop, &cfg);
 	ops_init(loop, &cfg);
@@ -276,6 +298,8 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	log_info("worker manager %s started (config dir %s, python %s)",
 	    FNWM_VERSION, cfg.config_dir, cfg.python);
 	registry_scan_all();
+	/* Monitors that outlived a previous master, and their workers. */
+	monitors_adopt_all();
 
 	ev_run(loop, 0);
 

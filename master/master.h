@@ -220,6 +220,8 @@ pid_t registry_live_pid(const char *uuid);
 void registry_probe_now(const char *uuid);
 /* Whether worker_<uuid>.json exists, even if it is not valid. */
 int registry_json_exists(const char *uuid);
+/* Calls fn for every listed worker. */
+void registry_each(void (*fn)(const char *uuid, void *), void *arg);
 
 /* watch.c: inotify on the workers dir and the config dir, timers */
 int watch_start(struct ev_loop *, const struct fnwm_config *, char **cause);
@@ -246,7 +248,11 @@ struct monitor {
 	int hello;
 	int exiting; /* told to exit: no replacement */
 	int respawns;
-	int want_up;              /* the worker should run */
+	int want_up;      /* the worker should run */
+	int adopted_proc; /* a monitor found running, not our child */
+	int want_known;   /* want_up decided for an adopted monitor */
+	int pidfd;        /* adopted monitor: tells of its death */
+	ev_io pidw;
 	struct fnwm_state_msg st; /* last reported */
 	int have_st;
 	struct fnwm_exit_msg last_exit;
@@ -274,6 +280,10 @@ const char *monitors_state_name(unsigned state);
 /* Frees idle records later. */
 void monitors_gc(void);
 void monitors_free_all(void);
+/* Re-adopts running monitors and monitor-less fnwm workers (start-up). */
+void monitors_adopt_all(void);
+/* Lets go of every monitor, leaving workers running (upgrade path). */
+void monitors_detach_all(void);
 
 /* ops.c: operations on one worker, serialised per worker */
 enum op_kind {
@@ -316,6 +326,8 @@ void ops_error(struct op *, const char *fmt, ...)
 /* Starts an orderly shutdown of the master; safe from any callback. */
 void master_shutdown(const char *why);
 int shutdown_in_progress(void);
+/* Exits leaving every worker running under its monitor (upgrades). */
+void master_detach(const char *why);
 /* A monitor exited; the shutdown may be able to finish. */
 void shutdown_monitor_gone(void);
 extern const struct fnwm_config *master_cfg;

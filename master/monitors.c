@@ -6,10 +6,15 @@
  * the worker. A monitor that dies unexpectedly is replaced; the new one
  * adopts the running worker instead of starting a second one.
  */
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -64,6 +69,7 @@ monitors_get(const char *uuid)
 		return (m);
 	m = xcalloc(1, sizeof *m);
 	m->uuid = xstrdup(uuid);
+	m->pidfd = -1;
 	TAILQ_INIT(&m->ops);
 	TAILQ_INSERT_TAIL(&mons, m, entry);
 	return (m);
@@ -174,6 +180,13 @@ mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 			goto bad;
 		m->st = *st;
 		m->have_st = 1;
+		if (m->adopted_proc && !m->want_known) {
+			/* A monitor found running: keep what it was doing. */
+			m->want_up = st->state == FNWM_WS_STARTING ||
+			    st->state == FNWM_WS_RUNNING ||
+			    st->state == FNWM_WS_BACKOFF;
+			m->want_known = 1;
+		}
 		log_info("worker %s: %s%s, pid %d, %u restarts", m->uuid,
 		    monitors_state_name(st->state),
 		    st->adopted ? " (adopted)" : "", st->pid, st->restarts);
@@ -216,34 +229,43 @@ mons_close_cb(struct fnwm_chan *ch, int err, void *arg)
 
 static int mons_spawn(struct monitor *, char **cause);
 
+/*
+ * The monitor process is gone. st is its wait status when it was our
+ * child; -1 for an adopted monitor (we learn that it died, not how).
+ */
 static void
-mons_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+mons_gone(struct monitor *m, int st)
 {
-	struct monitor *m = w->data;
-	int st = w->rstatus;
 	char *cause = NULL;
+	int clean;
 
-	ev_child_stop(loop, w);
 	if (m->chan != NULL)
 		fnwm_chan_close(m->chan);
+	if (m->pidfd != -1) {
+		ev_io_stop(mons_loop, &m->pidw);
+		close(m->pidfd);
+		m->pidfd = -1;
+	}
 	m->pid = 0;
 	m->hello = 0;
-	if (WIFEXITED(st))
+	if (st == -1)
+		log_warnx("monitor %s (adopted) is gone", m->uuid);
+	else if (WIFEXITED(st))
 		log_info("monitor %s exited with status %d", m->uuid,
 		    WEXITSTATUS(st));
 	else
 		log_warnx("monitor %s killed by signal %d", m->uuid,
 		    WTERMSIG(st));
+	clean = st != -1 && WIFEXITED(st) &&
+	    (WEXITSTATUS(st) == FNWM_MON_EXIT_OK ||
+	        WEXITSTATUS(st) == FNWM_MON_EXIT_PERMANENT ||
+	        WEXITSTATUS(st) == FNWM_MON_EXIT_LOCKED);
 	/*
 	 * Unexpected deaths are replaced; the replacement adopts the worker
 	 * (or applies the restart policy if the worker died meanwhile).
 	 */
-	if (!m->exiting && !shutdown_in_progress() &&
-	    !(WIFEXITED(st) &&
-	        (WEXITSTATUS(st) == FNWM_MON_EXIT_OK ||
-	            WEXITSTATUS(st) == FNWM_MON_EXIT_PERMANENT ||
-	            WEXITSTATUS(st) == FNWM_MON_EXIT_LOCKED)) &&
-	    m->want_up && m->respawns < MON_RESPAWN_MAX) {
+	if (!m->exiting && !shutdown_in_progress() && !clean && m->want_up &&
+	    m->respawns < MON_RESPAWN_MAX) {
 		m->respawns++;
 		if (monitors_start(m, &cause) == -1) {
 			log_warnx("monitor %s: %s", m->uuid, cause);
@@ -255,6 +277,19 @@ mons_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	ops_kick(m->uuid);
 	shutdown_monitor_gone();
 	monitors_gc();
+}
+
+static void
+mons_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	ev_child_stop(loop, w);
+	mons_gone(w->data, w->rstatus);
+}
+
+static void
+mons_pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	mons_gone(w->data, -1);
 }
 
 /* Finds fnwm-monitor: FNWM_MONITOR, config, next to us, or libexec. */
@@ -348,6 +383,7 @@ mons_spawn(struct monitor *m, char **cause)
 	free(title);
 	m->pid = pid;
 	m->hello = 0;
+	m->adopted_proc = 0;
 	ev_child_init(&m->cw, mons_child_cb, pid, 0);
 	m->cw.data = m;
 	ev_child_start(mons_loop, &m->cw);
@@ -420,6 +456,155 @@ monitors_kill(struct monitor *m)
 	(void)kill(m->pid, SIGKILL);
 }
 
+/* Connects to a running monitor's socket; 0, or -1 when none answers. */
+static int
+mons_connect(const char *uuid, int dirfd)
+{
+	struct sockaddr_un sa;
+	struct monitor *m;
+	struct ucred cred;
+	struct fnwm_hello hello;
+	socklen_t len = sizeof cred;
+	int fd, n;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	/* Long workers dirs do not fit sun_path: go through the dir fd. */
+	n = snprintf(sa.sun_path, sizeof sa.sun_path,
+	    "/proc/self/fd/%d/worker_%s.sock", dirfd, uuid);
+	if (n < 0 || n >= (int)sizeof sa.sun_path)
+		return (-1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return (-1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    cred.pid <= 0) {
+		close(fd);
+		return (-1);
+	}
+	m = monitors_get(uuid);
+	if (m->pid > 0) {
+		close(fd);
+		return (0);
+	}
+	m->pid = cred.pid;
+	m->adopted_proc = 1;
+	m->want_known = 0;
+	/* Not our child: a pidfd says when it dies. */
+	m->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+	if (m->pidfd != -1) {
+		fnwm_set_cloexec(m->pidfd, 1);
+		ev_io_init(&m->pidw, mons_pidfd_cb, m->pidfd, EV_READ);
+		m->pidw.data = m;
+		ev_io_start(mons_loop, &m->pidw);
+	}
+	if (m->chan == NULL)
+		m->chan = xmalloc(sizeof *m->chan);
+	fnwm_chan_init(m->chan, mons_loop, fd, mons_msg_cb, mons_close_cb, m);
+	memset(&hello, 0, sizeof hello);
+	hello.pid = (uint32_t)getpid();
+	hello.role = FNWM_ROLE_MASTER;
+	(void)fnwm_chan_send(m->chan, FNWM_MSG_HELLO, &hello, sizeof hello);
+	log_info("monitor %s (pid %ld) re-adopted", uuid, (long)cred.pid);
+	return (0);
+}
+
+/* Whether a process holds worker_<uuid>.run.lock: a worker fnwm started. */
+static int
+mons_run_lock_held(const char *uuid)
+{
+	char *path =
+	    xasprintf("%s/worker_%s.run.lock", mons_cfg->workers_dir, uuid);
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW), held = 0;
+
+	free(path);
+	if (fd == -1)
+		return (0);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
+		held = errno == EWOULDBLOCK;
+	close(fd);
+	return (held);
+}
+
+static void
+mons_adopt_orphan(const char *uuid, void *arg)
+{
+	struct monitor *m;
+	char *cause = NULL;
+
+	if (monitors_find(uuid) != NULL && monitors_find(uuid)->pid > 0)
+		return;
+	if (registry_live_pid(uuid) <= 0 || !mons_run_lock_held(uuid))
+		return;
+	/* Its monitor died with the master: a new one adopts the worker. */
+	m = monitors_get(uuid);
+	m->want_up = 1;
+	if (monitors_start(m, &cause) == -1) {
+		log_warnx("worker %s: %s", uuid, cause);
+		free(cause);
+	} else
+		log_info("worker %s was running unsupervised; a monitor "
+		         "adopts it",
+		    uuid);
+}
+
+void
+monitors_adopt_all(void)
+{
+	struct dirent *de;
+	char uuid[256];
+	size_t n;
+	DIR *d;
+	int dirfd;
+
+	dirfd = open(mons_cfg->workers_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	d = opendir(mons_cfg->workers_dir);
+	if (dirfd == -1 || d == NULL) {
+		if (d != NULL)
+			closedir(d);
+		if (dirfd != -1)
+			close(dirfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (n <= 12 || strncmp(de->d_name, "worker_", 7) != 0 ||
+		    strcmp(de->d_name + n - 5, ".sock") != 0 ||
+		    n - 12 >= sizeof uuid)
+			continue;
+		memcpy(uuid, de->d_name + 7, n - 12);
+		uuid[n - 12] = '\0';
+		if (!fnwm_worker_id_valid(uuid, strlen(uuid)))
+			continue;
+		(void)mons_connect(uuid, dirfd);
+	}
+	closedir(d);
+	close(dirfd);
+	registry_each(mons_adopt_orphan, NULL);
+}
+
+void
+monitors_detach_all(void)
+{
+	struct monitor *m;
+
+	/* The monitors see EOF and keep supervising; a new master adopts. */
+	TAILQ_FOREACH(m, &mons, entry) {
+		if (m->chan != NULL)
+			fnwm_chan_close(m->chan);
+		if (m->pid > 0 && !m->adopted_proc)
+			ev_child_stop(mons_loop, &m->cw);
+		if (m->pidfd != -1) {
+			ev_io_stop(mons_loop, &m->pidw);
+			close(m->pidfd);
+			m->pidfd = -1;
+		}
+		m->pid = 0;
+		m->want_up = 0;
+	}
+}
+
 void
 monitors_init(struct ev_loop *loop, const struct fnwm_config *cfg)
 {
@@ -436,8 +621,12 @@ monitors_free_all(void)
 	ev_timer_stop(mons_loop, &mons_reap);
 	while ((m = TAILQ_FIRST(&mons)) != NULL) {
 		TAILQ_REMOVE(&mons, m, entry);
-		if (m->pid > 0)
+		if (m->pid > 0 && !m->adopted_proc)
 			ev_child_stop(mons_loop, &m->cw);
+		if (m->pidfd != -1) {
+			ev_io_stop(mons_loop, &m->pidw);
+			close(m->pidfd);
+		}
 		if (m->chan != NULL)
 			fnwm_chan_close(m->chan);
 		free(m->chan);

@@ -814,3 +814,15 @@ registry_json_exists(const char *uuid)
 	free(path);
 	return (r);
 }
+
+void
+registry_each(void (*fn)(const char *, void *), void *arg)
+{
+	struct worker *w, *next;
+
+	for (w = TAILQ_FIRST(&reg_all); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, all);
+		if (w->entry != NULL)
+			fn(w->uuid, arg);
+	}
+}

@@ -166,6 +166,21 @@ mon_close_cb(struct fnwm_chan *ch, int err, void *arg)
 		log_info("still supervising worker %ld", (long)m->pid);
 }
 
+void
+mon_attach_channel(struct mon *m, int fd)
+{
+	struct fnwm_hello hello;
+
+	fnwm_chan_init(&m->chan, m->loop, fd, mon_msg_cb, mon_close_cb, m);
+	m->chan_up = 1;
+	memset(&hello, 0, sizeof hello);
+	hello.pid = (uint32_t)getpid();
+	hello.role = FNWM_ROLE_MONITOR;
+	hello.state = (uint16_t)m->state;
+	(void)fnwm_chan_send(&m->chan, FNWM_MSG_HELLO, &hello, sizeof hello);
+	report_state(m);
+}
+
 static void
 mon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -189,7 +204,6 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct fnwm_hello hello;
 	const char *uuid = NULL, *wdir = NULL;
 	struct mon *m = &mon;
 	struct stat st;
@@ -255,17 +269,14 @@ main(int argc, char **argv)
 	ev_signal_start(m->loop, &m->sighup);
 	signal(SIGPIPE, SIG_IGN);
 
-	fnwm_chan_init(&m->chan, m->loop, FNWM_CHANNEL_FD, mon_msg_cb,
-	    mon_close_cb, m);
-	m->chan_up = 1;
 	if (worker_adopt(m) == 1)
 		fsm_feed(m, MON_EV_ADOPTED, NULL);
-	memset(&hello, 0, sizeof hello);
-	hello.pid = (uint32_t)getpid();
-	hello.role = FNWM_ROLE_MONITOR;
-	hello.state = (uint16_t)m->state;
-	(void)fnwm_chan_send(&m->chan, FNWM_MSG_HELLO, &hello, sizeof hello);
-	report_state(m);
+	m->listenfd = -1;
+	if (control_listen(m) == -1)
+		log_warn("cannot listen on worker_%s.sock (a new master will "
+		         "not find this monitor)",
+		    m->uuid);
+	mon_attach_channel(m, FNWM_CHANNEL_FD);
 
 	ev_run(m->loop, 0);
 
@@ -274,6 +285,7 @@ main(int argc, char **argv)
 		fnwm_chan_close(&m->chan);
 	}
 	files_log_unwatch(m);
+	control_close(m);
 	unlink(m->status_path);
 	ev_loop_destroy(m->loop);
 	close(m->lockfd);

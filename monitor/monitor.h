@@ -86,6 +86,9 @@ struct mon {
 	ev_signal sigterm, sigint, sighup;
 	struct fnwm_chan chan;
 	int chan_up;
+	int dirfd;    /* O_PATH fd of the workers dir */
+	int listenfd; /* worker_<uuid>.sock */
+	ev_io listenw;
 	int logwatch_fd;
 	ev_io logw;
 	ev_timer logquiet;
@@ -114,6 +117,15 @@ void files_log_watch(struct mon *);
 void files_log_unwatch(struct mon *);
 /* Reads the worker's .p: its pid, or 0. */
 pid_t files_read_pid(struct mon *, struct timespec *mtime);
+
+/* control.c */
+/* Listens on worker_<uuid>.sock for a (new) master. */
+int control_listen(struct mon *);
+void control_close(struct mon *);
+
+/* main.c */
+/* Makes fd the channel to the master and says hello. */
+void mon_attach_channel(struct mon *, int fd);
 
 /* report.c */
 void report_init(struct mon *, int fd);
