@@ -27,6 +27,9 @@ static const struct msg_rule msg_rules[] = {
 	{ FNWM_MSG_CMD_CONFIG, "CMD_CONFIG", sizeof(struct fnwm_config_msg) + 4,
 	    FNWM_MSG_MAX - sizeof(struct fnwm_msg_hdr),
 	    sizeof(struct fnwm_config_msg), 1 },
+	{ FNWM_MSG_MON_STEP, "MON_STEP", sizeof(struct fnwm_step_done) + 1,
+	    sizeof(struct fnwm_step_done) + 1024,
+	    sizeof(struct fnwm_step_done), 1 },
 	{ FNWM_MSG_CMD_START, "CMD_START", 0, 0, 0, 0 },
 	{ FNWM_MSG_CMD_STOP, "CMD_STOP", sizeof(struct fnwm_stop_cmd),
 	    sizeof(struct fnwm_stop_cmd), 0, 0 },
@@ -34,6 +37,9 @@ static const struct msg_rule msg_rules[] = {
 	    sizeof(struct fnwm_stop_cmd), 0, 0 },
 	{ FNWM_MSG_CMD_EXIT, "CMD_EXIT", sizeof(struct fnwm_stop_cmd),
 	    sizeof(struct fnwm_stop_cmd), 0, 0 },
+	{ FNWM_MSG_CMD_STEP, "CMD_STEP", sizeof(struct fnwm_step_cmd) + 4,
+	    FNWM_MSG_MAX - sizeof(struct fnwm_msg_hdr),
+	    sizeof(struct fnwm_step_cmd), 1 },
 };
 
 static const struct msg_rule *

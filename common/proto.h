@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#define FNWM_PROTO_VERSION 1
+#define FNWM_PROTO_VERSION 2
 #define FNWM_MSG_MAX       8192 /* whole frame, header included */
 
 /* The fd on which a monitor finds its end of the socketpair. */
@@ -37,6 +37,7 @@ enum fnwm_msg_type {
 	/* 100..199: monitor -> master */
 	FNWM_MSG_MON_STATE = 100, /* struct fnwm_state_msg */
 	FNWM_MSG_MON_EXIT = 101,  /* struct fnwm_exit_msg */
+	FNWM_MSG_MON_STEP = 102,  /* struct fnwm_step_done + summary */
 
 	/* 200..299: master -> monitor */
 	FNWM_MSG_CMD_CONFIG = 200,  /* struct fnwm_config_msg + strings */
@@ -44,6 +45,7 @@ enum fnwm_msg_type {
 	FNWM_MSG_CMD_STOP = 202,    /* struct fnwm_stop_cmd */
 	FNWM_MSG_CMD_RESTART = 203, /* struct fnwm_stop_cmd */
 	FNWM_MSG_CMD_EXIT = 204, /* struct fnwm_stop_cmd: stop, then exit 0 */
+	FNWM_MSG_CMD_STEP = 205, /* struct fnwm_step_cmd + strings */
 };
 
 /* Who says hello. */
@@ -114,6 +116,31 @@ struct fnwm_config_msg {
 struct fnwm_stop_cmd {
 	uint32_t term_after_ms; /* wait this long for a clean exit, then TERM */
 	uint32_t kill_after_ms; /* then this long before SIGKILL */
+};
+
+/*
+ * A preparation step (venv creation, a package upgrade): a child process
+ * of the monitor in its own process group, with a time limit, its output
+ * in the worker's log. Followed by 1 + argc + envc NUL-terminated
+ * strings: the working directory, argv, then "NAME=value" additions to
+ * the environment. One step runs at a time; stop and exit cancel it.
+ */
+struct fnwm_step_cmd {
+	uint32_t id;	     /* echoed in the answer */
+	uint32_t timeout_ms; /* 0: none */
+	uint16_t argc;	     /* 1..FNWM_ARGV_MAX */
+	uint16_t envc;	     /* 0..FNWM_ENV_MAX */
+};
+#define FNWM_ENV_MAX 16
+
+struct fnwm_step_done {
+	uint32_t id;
+	int32_t code;	 /* exit code, -1 when killed or not started */
+	int32_t signal;	 /* terminating signal, 0 when exited */
+	uint32_t elapsed_ms;
+	uint16_t timed_out;
+	uint16_t cancelled;
+	/* followed by a NUL-terminated summary (the output's last lines) */
 };
 
 /*

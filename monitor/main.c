@@ -113,7 +113,14 @@ mon_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 	case FNWM_MSG_CMD_CONFIG:
 		(void)mon_configure(m, msg);
 		break;
+	case FNWM_MSG_CMD_STEP:
+		(void)steps_start(m, msg);
+		break;
 	case FNWM_MSG_CMD_START:
+		if (steps_busy(m)) {
+			mon_error(m, "start while a step runs");
+			break;
+		}
 		if (!m->configured) {
 			mon_error(m, "start before configuration");
 			break;
@@ -125,6 +132,7 @@ mon_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 			fsm_feed(m, MON_EV_CMD_START, NULL);
 		break;
 	case FNWM_MSG_CMD_STOP:
+		steps_cancel(m);
 		a.stop = msg->payload;
 		fsm_feed(m, MON_EV_CMD_STOP, &a);
 		break;
@@ -137,6 +145,7 @@ mon_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 		fsm_feed(m, MON_EV_CMD_RESTART, &a);
 		break;
 	case FNWM_MSG_CMD_EXIT:
+		steps_cancel(m);
 		a.stop = msg->payload;
 		fsm_feed(m, MON_EV_CMD_EXIT, &a);
 		break;
@@ -160,7 +169,8 @@ mon_close_cb(struct fnwm_chan *ch, int err, void *arg)
 	else
 		log_info("master went away");
 	/* Nothing to supervise and nobody to ask for it: leave. */
-	if (m->state == FNWM_WS_DOWN || m->state == FNWM_WS_FAILED)
+	if ((m->state == FNWM_WS_DOWN || m->state == FNWM_WS_FAILED) &&
+	    !steps_busy(m))
 		m->ops->finish(m);
 	else
 		log_info("still supervising worker %ld", (long)m->pid);
@@ -191,6 +201,7 @@ mon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		return;
 	log_info("%s: stopping the worker, then exiting",
 	    w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	steps_cancel(m);
 	fsm_feed(m, MON_EV_CMD_EXIT, &a);
 }
 
@@ -260,6 +271,7 @@ main(int argc, char **argv)
 	}
 	fsm_init(m, &mon_real_ops);
 	worker_timers_init(m);
+	steps_init(m);
 	ev_signal_init(&m->sigterm, mon_signal_cb, SIGTERM);
 	ev_signal_init(&m->sigint, mon_signal_cb, SIGINT);
 	ev_signal_init(&m->sighup, mon_signal_cb, SIGHUP);

@@ -89,6 +89,17 @@ struct mon {
 	int dirfd;    /* O_PATH fd of the workers dir */
 	int listenfd; /* worker_<uuid>.sock */
 	ev_io listenw;
+	pid_t step_pid; /* the running step, 0 when none */
+	uint32_t step_id;
+	ev_child step_cw;
+	ev_timer step_timer;
+	ev_io step_outw;
+	int step_outfd, step_logfd;
+	int step_timed_out, step_cancelled;
+	uint64_t step_started;
+	char step_tail[400];
+	size_t step_tail_len;
+	char step_strings[FNWM_MSG_MAX];
 	int logwatch_fd;
 	ev_io logw;
 	ev_timer logquiet;
@@ -122,6 +133,14 @@ pid_t files_read_pid(struct mon *, struct timespec *mtime);
 /* Listens on worker_<uuid>.sock for a (new) master. */
 int control_listen(struct mon *);
 void control_close(struct mon *);
+
+/* steps.c */
+void steps_init(struct mon *);
+/* Starts the step of a CMD_STEP frame; failures are reported as done. */
+int steps_start(struct mon *, const struct fnwm_msg *);
+int steps_busy(const struct mon *);
+/* Kills the running step's process group and reports it cancelled. */
+void steps_cancel(struct mon *);
 
 /* main.c */
 /* Makes fd the channel to the master and says hello. */
