@@ -224,6 +224,8 @@ config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 	cfg->stop_timeout = 10.0;
 	cfg->kill_timeout = 5.0;
 	cfg->activate_timeout = 120.0;
+	cfg->step_timeout = 600.0;
+	cfg->upgrade_on_start = 1;
 	cfg->debug = args->debug;
 	env = getenv("FUNCNODES_WORKER_IN_VENV");
 	cfg->in_venv_default = env == NULL || strcmp(env, "1") == 0 ||
@@ -323,6 +325,26 @@ config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 		cfg->python = config_which(json_object_get_string(v));
 	else
 		cfg->python = config_which("python3");
+	v = config_get(root, "fnwm", "venv_python");
+	cfg->venv_python = v != NULL && json_object_is_type(v, json_type_string)
+	    ? config_which(json_object_get_string(v))
+	    : xstrdup(cfg->python);
+	v = config_get(root, "fnwm", "uv_python");
+	cfg->uv_python =
+	    xstrdup(v != NULL && json_object_is_type(v, json_type_string)
+	            ? json_object_get_string(v)
+	            : "3.11");
+	/* uv when it is on PATH (as FuncNodes does), unless told otherwise. */
+	v = config_get(root, "fnwm", "use_uv");
+	if (v == NULL || !json_object_is_type(v, json_type_boolean) ||
+	    json_object_get_boolean(v)) {
+		char *uv = config_which("uv");
+
+		if (strchr(uv, '/') != NULL && access(uv, X_OK) == 0)
+			cfg->uv = uv;
+		else
+			free(uv);
+	}
 	rc = 0;
 out:
 	json_object_put(root);
@@ -340,6 +362,9 @@ config_free(struct fnwm_config *cfg)
 	free(cfg->host);
 	free(cfg->python);
 	free(cfg->monitor_path);
+	free(cfg->uv);
+	free(cfg->venv_python);
+	free(cfg->uv_python);
 	json_object_put(cfg->restart_defaults);
 	for (i = 0; i < cfg->n_allowed_origins; i++)
 		free(cfg->allowed_origins[i]);

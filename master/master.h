@@ -46,6 +46,11 @@ struct fnwm_config {
 	double activate_timeout; /* set_active gives up after this, s */
 	char *monitor_path;      /* fnwm-monitor, when not found by itself */
 	json_object *restart_defaults; /* config.json fnwm.restart_policy */
+	char *uv;                      /* uv on PATH, or NULL: pip is used */
+	char *venv_python;             /* creates venvs (python -m venv) */
+	char *uv_python;               /* uv venv --python (default 3.11) */
+	double step_timeout;           /* a preparation step's time limit, s */
+	int upgrade_on_start;          /* run update_on_startup upgrades */
 	int in_venv_default;           /* FUNCNODES_WORKER_IN_VENV */
 };
 
@@ -137,6 +142,9 @@ void ws_cmd_dispatch(struct ws_client *, const char *text, size_t len);
 /* Sends {"type":"error","message":...}. */
 void ws_cmd_error(struct ws_client *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same progress to every subscribed client (new_worker's routing). */
+void
+ws_cmd_broadcast_progress(const char *message, double progress, int blocking);
 /* Sends a progress message; an empty message with 1.0 is the reset. */
 void ws_cmd_progress(struct ws_client *, const char *message, double progress,
     int blocking);
@@ -151,6 +159,7 @@ extern const struct ws_cmd_entry ws_cmd_stop_worker_entry;
 extern const struct ws_cmd_entry ws_cmd_restart_worker_entry;
 extern const struct ws_cmd_entry ws_cmd_delete_worker_entry;
 extern const struct ws_cmd_entry ws_cmd_new_worker_entry;
+extern const struct ws_cmd_entry ws_cmd_repair_worker_entry;
 /* The "workerid" of msg if it is a valid worker id, else an error reply. */
 const char *ws_cmd_workerid(struct ws_client *, json_object *msg);
 /* Answers the worker_status requests that waited for the first scan. */
@@ -257,7 +266,11 @@ struct monitor {
 	int have_st;
 	struct fnwm_exit_msg last_exit;
 	int have_exit;
-	struct op_list ops; /* serialised operations on this worker */
+	struct op_list ops;         /* serialised operations on this worker */
+	uint32_t step_seq;          /* id of the last step sent */
+	struct fnwm_step_done step; /* answer to the last step */
+	int step_have;
+	char step_summary[1024];
 	int kicked;
 	TAILQ_ENTRY(monitor) entry;
 	TAILQ_ENTRY(monitor) kickq;
@@ -271,6 +284,8 @@ struct monitor_list *monitors_list(void);
 size_t monitors_running(void);
 /* Starts the monitor process if needed, configures it, starts if wanted. */
 int monitors_start(struct monitor *, char **cause);
+/* The same with the worker JSON given (a worker still being created). */
+int monitors_start_entry(struct monitor *, json_object *entry, char **cause);
 int monitors_send(struct monitor *, uint16_t type, const void *, size_t);
 /* Sends CMD_STOP/RESTART/EXIT with the configured escalation times. */
 int monitors_stop_cmd(struct monitor *, uint16_t type);
@@ -291,6 +306,19 @@ enum op_kind {
 	OP_STOP,
 	OP_RESTART,
 	OP_DELETE,
+	OP_CREATE, /* new_worker in a venv */
+	OP_REPAIR, /* recreate a worker's venv */
+};
+
+/* One preparation step an operation has the monitor run. */
+struct op_step {
+	char *label; /* progress text, or NULL */
+	double progress;
+	int best_effort; /* a failure is reported, not fatal */
+	char *failure;   /* progress text on failure (best effort) */
+	char *cwd;
+	char *argv[FNWM_ARGV_MAX + 1];
+	int argc;
 };
 struct op {
 	enum op_kind kind;
@@ -307,6 +335,14 @@ struct op {
 	pid_t rm_pid;
 	ev_child rmw;
 	int rm_status;
+	int broadcast;         /* progress goes to every client */
+	json_object *json;     /* OP_CREATE: the worker's JSON to write */
+	int made_dir;          /* OP_CREATE: the data dir is ours to remove */
+	struct op_step *steps; /* preparation steps, run in order */
+	int nsteps, cur;
+	int step_sent;
+	int steps_failed;
+	char *fail_summary;
 	TAILQ_ENTRY(op) entry;
 };
 void ops_init(struct ev_loop *, const struct fnwm_config *);
@@ -321,6 +357,26 @@ void
 ops_progress(struct op *, const char *message, double progress, int blocking);
 void ops_error(struct op *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Queues OP_CREATE for a worker whose JSON is built (takes json). */
+void ops_submit_create(const char *uuid, uint64_t client, json_object *json,
+    int made_dir);
+
+/* ops-venv.c: the steps of venvs and upgrades */
+/* Adds a step; argv is NULL-terminated and copied. */
+void
+venv_add_step(struct op *, const char *label, double progress, int best_effort,
+    const char *failure, const char *cwd, const char *const *argv);
+void venv_free_steps(struct op *);
+/* The steps creating dir/.venv with funcnodes in it. */
+void venv_plan_create(struct op *, const char *datadir, int broadcast);
+/* The update_on_startup upgrades of a worker's venv. */
+void venv_plan_upgrades(struct op *, json_object *entry, const char *datadir);
+/* Recreating a venv with the worker's recorded dependencies. */
+void venv_plan_repair(struct op *, json_object *entry, const char *datadir);
+/* Runs the planned steps; 1 when all ran (or one that matters failed). */
+int venv_run_steps(struct op *);
+/* Absolute path of a worker's venv dir, or NULL when it has none. */
+char *venv_dir(json_object *entry);
 
 /* main.c */
 /* Starts an orderly shutdown of the master; safe from any callback. */

@@ -194,6 +194,16 @@ mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 		registry_refresh_now(m->uuid);
 		ops_kick(m->uuid);
 		break;
+	case FNWM_MSG_MON_STEP: {
+		const struct fnwm_step_done *d = msg->payload;
+
+		m->step = *d;
+		snprintf(m->step_summary, sizeof m->step_summary, "%s",
+		    (const char *)msg->payload + sizeof *d);
+		m->step_have = 1;
+		ops_kick(m->uuid);
+		break;
+	}
 	case FNWM_MSG_MON_EXIT:
 		ex = msg->payload;
 		m->last_exit = *ex;
@@ -399,15 +409,19 @@ mons_spawn(struct monitor *m, char **cause)
 	return (0);
 }
 
-/* Starts the monitor process if needed and sends it the launch config. */
 int
 monitors_start(struct monitor *m, char **cause)
 {
+	return (monitors_start_entry(m, registry_entry(m->uuid), cause));
+}
+
+/* Starts the monitor process if needed and sends it the launch config. */
+int
+monitors_start_entry(struct monitor *m, json_object *entry, char **cause)
+{
 	unsigned char buf[FNWM_MSG_MAX];
-	json_object *entry;
 	size_t len;
 
-	entry = registry_entry(m->uuid);
 	if (launch_encode(mons_cfg, m->uuid, entry, buf,
 	        FNWM_MSG_MAX - sizeof(struct fnwm_msg_hdr), &len, cause) == -1)
 		return (-1);

@@ -26,6 +26,8 @@
 
 enum {
 	P_BEGIN,
+	P_UPGRADE,    /* activation: update_on_startup steps */
+	P_STEPS,      /* create / repair: venv steps */
 	P_STOPPING,   /* the stop phase runs */
 	P_RESTARTING, /* waiting for the new pid */
 	P_CONTACT,    /* waiting for the worker to answer */
@@ -325,7 +327,7 @@ static int
 op_activate(struct op *op)
 {
 	struct monitor *m = op->mon;
-	char *cause = NULL;
+	char *cause = NULL, *venv, *dir;
 
 	switch (op->phase) {
 	case P_BEGIN:
@@ -343,6 +345,31 @@ op_activate(struct op *op)
 		}
 		if (!op_interpreter_ok(op))
 			return (1);
+		if (master_cfg->upgrade_on_start &&
+		    (venv = venv_dir(registry_entry(m->uuid))) != NULL) {
+			free(venv);
+			ops_progress(op, "Updating worker.", 0.2, 1);
+			m->want_up = 0;
+			if (monitors_start(m, &cause) == -1) {
+				log_warnx("worker %s: %s", m->uuid, cause);
+				free(cause);
+				ops_error(op,
+				    "Could not activate worker with id %s.",
+				    m->uuid);
+				ops_reset(op);
+				return (1);
+			}
+			dir = launch_data_dir(ops_cfg, m->uuid,
+			    registry_entry(m->uuid));
+			venv_plan_upgrades(op, registry_entry(m->uuid), dir);
+			free(dir);
+			op->phase = P_UPGRADE;
+			return (op_activate(op));
+		}
+		/* FALLTHROUGH */
+	case P_UPGRADE:
+		if (op->phase == P_UPGRADE && !venv_run_steps(op))
+			return (0);
 		ops_progress(op, "Starting worker.", 0.4, 1);
 		m->want_up = 1;
 		if (monitors_start(m, &cause) == -1) {
@@ -468,6 +495,35 @@ op_rm_cb(struct ev_loop *loop, ev_child *w, int revents)
 	ops_kick(op->mon->uuid);
 }
 
+/* Removes dir recursively in a child: a venv holds thousands of files. */
+static void
+op_rm_dir(struct op *op, const char *dir)
+{
+	op->rm_pid = fork();
+	if (op->rm_pid == 0) {
+		struct sigaction sa;
+		sigset_t none;
+		int sig;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = SIG_DFL;
+		for (sig = 1; sig < NSIG; sig++)
+			(void)sigaction(sig, &sa, NULL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execlp("rm", "rm", "-rf", "--one-file-system", "--", dir,
+		    (char *)NULL);
+		_exit(127);
+	}
+	if (op->rm_pid == -1) {
+		log_warn("fork");
+		op->rm_pid = 0;
+	} else {
+		ev_child_set(&op->rmw, op->rm_pid, 0);
+		ev_child_start(ops_loop, &op->rmw);
+	}
+}
+
 /*
  * Whether dir may be removed with the worker: the default data dir, or a
  * directory inside the workers dir, reached without following a symlink
@@ -531,30 +587,7 @@ op_remove_files(struct op *op)
 		free(dir);
 		return;
 	}
-	/* A venv holds thousands of files: rm runs beside the loop. */
-	op->rm_pid = fork();
-	if (op->rm_pid == 0) {
-		struct sigaction sa;
-		sigset_t none;
-		int sig;
-
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = SIG_DFL;
-		for (sig = 1; sig < NSIG; sig++)
-			(void)sigaction(sig, &sa, NULL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execlp("rm", "rm", "-rf", "--one-file-system", "--", dir,
-		    (char *)NULL);
-		_exit(127);
-	}
-	if (op->rm_pid == -1) {
-		log_warn("fork");
-		op->rm_pid = 0;
-	} else {
-		ev_child_set(&op->rmw, op->rm_pid, 0);
-		ev_child_start(ops_loop, &op->rmw);
-	}
+	op_rm_dir(op, dir);
 	free(dir);
 }
 
@@ -626,6 +659,156 @@ op_delete(struct op *op)
 	return (1);
 }
 
+static void
+op_create_failed(struct op *op, const char *why)
+{
+	struct monitor *m = op->mon;
+	char *dir;
+
+	ops_error(op, "new_worker: could not create worker %s: %s", m->uuid,
+	    why);
+	ops_progress(op, "", 1.0, 0);
+	(void)monitors_stop_cmd(m, FNWM_MSG_CMD_EXIT);
+	if (op->made_dir) {
+		/* Nothing half-made stays behind. */
+		dir = launch_data_dir(ops_cfg, m->uuid, op->json);
+		op_rm_dir(op, dir);
+		free(dir);
+	}
+	op->phase = P_RM_WAIT;
+}
+
+static int
+op_create(struct op *op)
+{
+	struct monitor *m = op->mon;
+	char *dir, *venv, *path, *cause = NULL;
+	const char *text;
+	struct ws_client *c;
+	json_object *o;
+
+	switch (op->phase) {
+	case P_BEGIN:
+		m->want_up = 0;
+		if (registry_json_exists(m->uuid)) {
+			op->made_dir = 0;
+			op_create_failed(op, "it already exists");
+			return (1);
+		}
+		if (monitors_start_entry(m, op->json, &cause) == -1) {
+			op_create_failed(op, cause);
+			free(cause);
+			return (op->rm_pid > 0 ? 0 : 1);
+		}
+		dir = launch_data_dir(ops_cfg, m->uuid, op->json);
+		venv_plan_create(op, dir, 1);
+		free(dir);
+		op->phase = P_STEPS;
+		/* FALLTHROUGH */
+	case P_STEPS:
+		if (!venv_run_steps(op))
+			return (0);
+		if (op->steps_failed) {
+			op_create_failed(op, op->fail_summary);
+			return (op->rm_pid > 0 ? 0 : 1);
+		}
+		dir = launch_data_dir(ops_cfg, m->uuid, op->json);
+		venv = xasprintf("%s/.venv", dir);
+		free(dir);
+		json_object_object_add(op->json, "env_path",
+		    json_object_new_string(venv));
+		free(venv);
+		ops_progress(op, "Writing configuration.", 0.9, 1);
+		path = xasprintf("%s/worker_%s.json", ops_cfg->workers_dir,
+		    m->uuid);
+		text = json_object_to_json_string_ext(op->json,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+		if (fnwm_atomic_write(path, text, strlen(text), 0600) == -1) {
+			cause =
+			    xasprintf("write %s: %s", path, strerror(errno));
+			free(path);
+			op_create_failed(op, cause);
+			free(cause);
+			return (op->rm_pid > 0 ? 0 : 1);
+		}
+		free(path);
+		ops_progress(op, "Creating new worker.", 1.0, 1);
+		if ((c = hub_find(op->client)) != NULL) {
+			o = json_object_new_object();
+			json_object_object_add(o, "type",
+			    json_object_new_string("worker_created"));
+			json_object_object_add(o, "uuid",
+			    json_object_new_string(m->uuid));
+			hub_send_json(c, o);
+			json_object_put(o);
+		}
+		ops_progress(op, "", 1.0, 0);
+		(void)monitors_stop_cmd(m, FNWM_MSG_CMD_EXIT);
+		log_info("worker %s: created in a virtual environment",
+		    m->uuid);
+		registry_refresh_now(m->uuid);
+		return (1);
+	default:
+		/* P_RM_WAIT after a failure */
+		return (op->rm_pid > 0 ? 0 : 1);
+	}
+}
+
+static int
+op_repair(struct op *op)
+{
+	struct monitor *m = op->mon;
+	char *venv, *dir, *cause = NULL;
+
+	switch (op->phase) {
+	case P_BEGIN:
+		registry_refresh_now(m->uuid);
+		if (registry_entry(m->uuid) == NULL) {
+			ops_error(op, "Worker %s not found", m->uuid);
+			return (1);
+		}
+		if ((venv = venv_dir(registry_entry(m->uuid))) == NULL) {
+			ops_error(op,
+			    "worker %s has no virtual environment "
+			    "to repair",
+			    m->uuid);
+			return (1);
+		}
+		free(venv);
+		ops_progress(op, "Repairing worker.", 0.1, 1);
+		op->phase = P_STOPPING;
+		op->sub = 0;
+		/* FALLTHROUGH */
+	case P_STOPPING:
+		if (!op_stop_step(op))
+			return (0);
+		if (monitors_start(m, &cause) == -1) {
+			ops_error(op, "could not repair worker %s: %s", m->uuid,
+			    cause);
+			free(cause);
+			ops_reset(op);
+			return (1);
+		}
+		dir =
+		    launch_data_dir(ops_cfg, m->uuid, registry_entry(m->uuid));
+		venv_plan_repair(op, registry_entry(m->uuid), dir);
+		free(dir);
+		op->phase = P_STEPS;
+		/* FALLTHROUGH */
+	default:
+		if (!venv_run_steps(op))
+			return (0);
+		if (op->steps_failed)
+			ops_error(op, "could not repair worker %s: %s", m->uuid,
+			    op->fail_summary);
+		else
+			ops_progress(op, "Worker repaired.", 1.0, 1);
+		ops_reset(op);
+		(void)monitors_stop_cmd(m, FNWM_MSG_CMD_EXIT);
+		return (1);
+	}
+}
+
 static int
 op_step(struct op *op)
 {
@@ -638,6 +821,10 @@ op_step(struct op *op)
 		return (op_restart(op));
 	case OP_DELETE:
 		return (op_delete(op));
+	case OP_CREATE:
+		return (op_create(op));
+	case OP_REPAIR:
+		return (op_repair(op));
 	}
 	return (1);
 }
@@ -651,6 +838,8 @@ op_free(struct op *op)
 		probe_cancel(op->stopper);
 	if (op->rm_pid > 0)
 		ev_child_stop(ops_loop, &op->rmw);
+	venv_free_steps(op);
+	json_object_put(op->json);
 	free(op);
 }
 
@@ -711,6 +900,21 @@ ops_submit(enum op_kind kind, const char *uuid, uint64_t client)
 	op->rmw.data = op;
 	TAILQ_INSERT_TAIL(&m->ops, op, entry);
 	ops_kick(uuid);
+}
+
+void
+ops_submit_create(const char *uuid, uint64_t client, json_object *json,
+    int made_dir)
+{
+	struct monitor *m;
+	struct op *op;
+
+	ops_submit(OP_CREATE, uuid, client);
+	m = monitors_find(uuid);
+	op = TAILQ_LAST(&m->ops, op_list);
+	op->json = json;
+	op->made_dir = made_dir;
+	op->broadcast = 1;
 }
 
 void

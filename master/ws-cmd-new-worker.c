@@ -27,24 +27,6 @@ static const char *const nw_known[] = { "name", "uuid", "workertype", "in_venv",
 static const char *const nw_reserved[] = { "type", "env_path", "pid",
 	"update_on_startup", "worker_dependencies", NULL };
 
-static void
-nw_broadcast_progress(const char *message, double progress, int blocking)
-{
-	json_object *o = json_object_new_object();
-	struct fnwm_outmsg *m;
-
-	json_object_object_add(o, "type", json_object_new_string("progress"));
-	json_object_object_add(o, "message", json_object_new_string(message));
-	json_object_object_add(o, "status", json_object_new_string("info"));
-	json_object_object_add(o, "progress", json_object_new_double(progress));
-	json_object_object_add(o, "blocking",
-	    json_object_new_boolean(blocking));
-	m = outmsg_json(o);
-	hub_broadcast(m);
-	outmsg_unref(m);
-	json_object_put(o);
-}
-
 /* FuncNodes' uuid shapes: <slug(name)[:16]>_<16 hex>, or 32 hex. */
 static void
 nw_make_uuid(const char *name, char *out, size_t outsz)
@@ -266,12 +248,6 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 		*err = xstrdup("new_worker: unknown workertype");
 		return (-1);
 	}
-	if (in_venv) {
-		*err = xstrdup("new_worker: creating a worker in its own "
-		               "virtual environment is not supported yet; "
-		               "send \"in_venv\": false");
-		return (-1);
-	}
 	if (want != NULL) {
 		if (!fnwm_worker_id_valid(want, strlen(want))) {
 			*err = xstrdup("new_worker: invalid uuid (letters, "
@@ -321,7 +297,15 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 			goto out;
 	}
 
-	nw_broadcast_progress("Writing configuration.", 0.9, 1);
+	if (in_venv) {
+		/* The venv takes minutes: an operation, the JSON comes last. */
+		ops_submit_create(uuid, c->id, o, made_dir);
+		o = NULL;
+		made_dir = 0;
+		rc = 1;
+		goto out;
+	}
+	ws_cmd_broadcast_progress("Writing configuration.", 0.9, 1);
 	s = json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (fnwm_atomic_write(path, s, strlen(s), 0600) == -1) {
@@ -359,22 +343,27 @@ ws_cmd_new_worker_exec(struct ws_client *c, json_object *msg)
 	}
 	if (kw != NULL && json_object_is_type(kw, json_type_null))
 		kw = NULL;
-	if (nw_create(c, kw, &err, uuid, sizeof uuid) == -1) {
+	switch (nw_create(c, kw, &err, uuid, sizeof uuid)) {
+	case 1:
+		return; /* a creation operation reports from now on */
+	case 0:
+		break;
+	default:
 		log_info("%s", err);
 		ws_cmd_error(c, "%s", err);
 		free(err);
-		nw_broadcast_progress("", 1.0, 0);
+		ws_cmd_broadcast_progress("", 1.0, 0);
 		return;
 	}
 	log_info("worker %s: created", uuid);
-	nw_broadcast_progress("Creating new worker.", 1.0, 1);
+	ws_cmd_broadcast_progress("Creating new worker.", 1.0, 1);
 	o = json_object_new_object();
 	json_object_object_add(o, "type",
 	    json_object_new_string("worker_created"));
 	json_object_object_add(o, "uuid", json_object_new_string(uuid));
 	hub_send_json(c, o);
 	json_object_put(o);
-	nw_broadcast_progress("", 1.0, 0);
+	ws_cmd_broadcast_progress("", 1.0, 0);
 	registry_refresh_now(uuid);
 }
 

@@ -24,6 +24,7 @@ static const struct ws_cmd_entry *const ws_cmd_table[] = {
 	&ws_cmd_stop_worker_entry,
 	&ws_cmd_restart_worker_entry,
 	&ws_cmd_delete_worker_entry,
+	&ws_cmd_repair_worker_entry,
 	NULL,
 };
 
@@ -80,6 +81,24 @@ ws_cmd_workerid(struct ws_client *c, json_object *msg)
 		return (NULL);
 	}
 	return (json_object_get_string(v));
+}
+
+void
+ws_cmd_broadcast_progress(const char *message, double progress, int blocking)
+{
+	json_object *o = json_object_new_object();
+	struct fnwm_outmsg *m;
+
+	json_object_object_add(o, "type", json_object_new_string("progress"));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	json_object_object_add(o, "status", json_object_new_string("info"));
+	json_object_object_add(o, "progress", json_object_new_double(progress));
+	json_object_object_add(o, "blocking",
+	    json_object_new_boolean(blocking));
+	m = outmsg_json(o);
+	hub_broadcast(m);
+	outmsg_unref(m);
+	json_object_put(o);
 }
 
 static void
