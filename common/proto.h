@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#define FNWM_PROTO_VERSION 2
+#define FNWM_PROTO_VERSION 3
 #define FNWM_MSG_MAX       8192 /* whole frame, header included */
 
 /* The fd on which a monitor finds its end of the socketpair. */
@@ -79,6 +79,7 @@ struct fnwm_state_msg {
 	int32_t last_exit;      /* exit code, or -signal; INT32_MIN: none */
 	uint64_t since_ms;      /* wall clock (epoch ms) of this state */
 	uint64_t next_start_ms; /* BACKOFF: wall clock of the restart */
+	uint64_t started_ms;    /* wall clock the worker process started */
 };
 
 struct fnwm_exit_msg {
@@ -126,17 +127,17 @@ struct fnwm_stop_cmd {
  * the environment. One step runs at a time; stop and exit cancel it.
  */
 struct fnwm_step_cmd {
-	uint32_t id;	     /* echoed in the answer */
+	uint32_t id;         /* echoed in the answer */
 	uint32_t timeout_ms; /* 0: none */
-	uint16_t argc;	     /* 1..FNWM_ARGV_MAX */
-	uint16_t envc;	     /* 0..FNWM_ENV_MAX */
+	uint16_t argc;       /* 1..FNWM_ARGV_MAX */
+	uint16_t envc;       /* 0..FNWM_ENV_MAX */
 };
 #define FNWM_ENV_MAX 16
 
 struct fnwm_step_done {
 	uint32_t id;
-	int32_t code;	 /* exit code, -1 when killed or not started */
-	int32_t signal;	 /* terminating signal, 0 when exited */
+	int32_t code;   /* exit code, -1 when killed or not started */
+	int32_t signal; /* terminating signal, 0 when exited */
 	uint32_t elapsed_ms;
 	uint16_t timed_out;
 	uint16_t cancelled;

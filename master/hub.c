@@ -211,6 +211,7 @@ hub_client_pop(struct ws_client *c)
 static void
 hub_client_free(struct ws_client *c)
 {
+	logs_client_gone(c->id);
 	while (c->qlen > 0)
 		hub_client_pop(c);
 	free(c->q);

@@ -104,6 +104,9 @@ fnwm_json_parse(const char *text, size_t len, const char **err)
 const char *
 fnwm_json_str(json_object *o, size_t *len)
 {
+	size_t ignored;
+
 	return (json_object_to_json_string_length(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len));
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+	    len != NULL ? len : &ignored));
 }

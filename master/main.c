@@ -53,12 +53,23 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: fnwm [--dir DIR] [--debug] COMMAND [OPTIONS]\n"
+	    "usage: fnwm [--dir DIR] [--host H] [--port P] [--no-start] "
+	    "[--debug]\n"
+	    "            COMMAND [OPTIONS]\n"
 	    "\n"
 	    "commands:\n"
 	    "  startworkermanager [--host H] [--port P] [--python PY]\n"
 	    "                     [--allow-origin ORIGIN]...\n"
 	    "      run the worker manager in the foreground (alias: serve)\n"
+	    "  ping | identify    ask the running manager\n"
+	    "  stop [--keep-workers]\n"
+	    "                     stop the manager (and its workers, unless "
+	    "kept)\n"
+	    "  worker ...         manage workers (fnwm worker --help)\n"
+	    "\n"
+	    "Client commands start a manager on the local host when none "
+	    "answers,\n"
+	    "unless --no-start is given.\n"
 	    "\n"
 	    "options:\n"
 	    "  --dir DIR      config dir (default $FUNCNODES_CONFIG_DIR, "
@@ -67,10 +78,14 @@ usage(FILE *f)
 	    "  --version      print the version\n"
 	    "  -h, --help     this help\n"
 	    "\n"
-	    "exit status: 0 stopped on request, 2 usage error, 100 bad "
-	    "configuration,\n"
-	    "  manager already running or port unavailable, 111 a system "
-	    "call failed\n");
+	    "exit status of the client commands: 0 success, 1 operation "
+	    "failed,\n"
+	    "  2 usage error, 3 manager unreachable\n"
+	    "exit status of startworkermanager: 0 stopped on request, 2 usage "
+	    "error,\n"
+	    "  100 bad configuration, manager already running or port "
+	    "unavailable,\n"
+	    "  111 a system call failed\n");
 }
 
 static void
@@ -78,6 +93,7 @@ master_teardown(void)
 {
 	ev_timer_stop(loop, &drain_timer);
 	ops_cancel_all();
+	logs_shutdown();
 	watch_stop();
 	monitors_free_all();
 	registry_shutdown();
@@ -285,6 +301,7 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	registry_init(loop, &cfg);
 	monitors_init(loop, &cfg);
 	ops_init(loop, &cfg);
+	logs_init(loop);
 	if (watch_start(loop, &cfg, &cause) == -1) {
 		log_warnx("%s", cause);
 		free(cause);
@@ -318,12 +335,17 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "debug", no_argument, NULL, 'D' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "no-start", no_argument, NULL, 'N' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fnwm_args args;
-	int ch, rc;
+	const char *host = NULL;
+	long long port = 0;
+	int ch, rc, no_start = 0;
 
 	memset(&args, 0, sizeof args);
 	fnwm_log_init("fnwm", FNWM_LOG_INFO);
@@ -335,6 +357,18 @@ main(int argc, char **argv)
 			break;
 		case 'D':
 			args.debug = 1;
+			break;
+		case 'H':
+			host = optarg;
+			break;
+		case 'p':
+			if (fnwm_parse_int(optarg, 1, 65535, &port) == -1) {
+				fprintf(stderr, "fnwm: bad port: %s\n", optarg);
+				return (EXIT_USAGE);
+			}
+			break;
+		case 'N':
+			no_start = 1;
 			break;
 		case 'V':
 			printf("fnwm %s\n", FNWM_VERSION);
@@ -355,11 +389,13 @@ main(int argc, char **argv)
 	argv += optind;
 	if (strcmp(argv[0], "startworkermanager") == 0 ||
 	    strcmp(argv[0], "serve") == 0) {
+		/* Global --host/--port apply here too. */
+		args.host = host;
+		args.port = (int)port;
 		rc = cmd_startworkermanager(argc, argv, &args);
 		free(args.origins);
 		return (rc);
 	}
-	fprintf(stderr, "fnwm: unknown command: %s\n", argv[0]);
-	usage(stderr);
-	return (EXIT_USAGE);
+	return (
+	    cli_main(argv[0], argc, argv, &args, host, (int)port, no_start));
 }

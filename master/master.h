@@ -160,6 +160,8 @@ extern const struct ws_cmd_entry ws_cmd_restart_worker_entry;
 extern const struct ws_cmd_entry ws_cmd_delete_worker_entry;
 extern const struct ws_cmd_entry ws_cmd_new_worker_entry;
 extern const struct ws_cmd_entry ws_cmd_repair_worker_entry;
+extern const struct ws_cmd_entry ws_cmd_worker_details_entry;
+extern const struct ws_cmd_entry ws_cmd_worker_logs_entry;
 /* The "workerid" of msg if it is a valid worker id, else an error reply. */
 const char *ws_cmd_workerid(struct ws_client *, json_object *msg);
 /* Answers the worker_status requests that waited for the first scan. */
@@ -377,6 +379,36 @@ void venv_plan_repair(struct op *, json_object *entry, const char *datadir);
 int venv_run_steps(struct op *);
 /* Absolute path of a worker's venv dir, or NULL when it has none. */
 char *venv_dir(json_object *entry);
+
+/* logs.c */
+void logs_init(struct ev_loop *);
+void logs_shutdown(void);
+/* The worker's log file path (allocated). */
+char *logs_path(const char *uuid);
+/* Sends the last lines, and follows when asked; -1 with a cause. */
+int logs_request(struct ws_client *, const char *uuid, int lines, int follow,
+    char **cause);
+/* A client went away: its followers go too. */
+void logs_client_gone(uint64_t client);
+
+/* wsclient.c: the command line's blocking WebSocket client */
+struct wsclient;
+/* Connects and shakes hands; NULL with a cause on failure. */
+struct wsclient *
+wsc_connect(const char *host, int port, int timeout_ms, char **cause);
+int wsc_send(struct wsclient *, const char *text);
+/*
+ * Receives one whole message into an allocated NUL-terminated buffer
+ * (caller frees); timeout_ms < 0 waits forever. 0, or -1 with errno
+ * (ETIMEDOUT, ECONNRESET when the server closed).
+ */
+int wsc_recv(struct wsclient *, int timeout_ms, char **out, size_t *len);
+void wsc_close(struct wsclient *);
+
+/* cli.c */
+/* Runs a client command (ping, identify, stop, worker ...); exit code. */
+int cli_main(const char *cmd, int argc, char **argv, const struct fnwm_args *,
+    const char *host, int port, int no_start);
 
 /* main.c */
 /* Starts an orderly shutdown of the master; safe from any callback. */

@@ -25,6 +25,8 @@ static const struct ws_cmd_entry *const ws_cmd_table[] = {
 	&ws_cmd_restart_worker_entry,
 	&ws_cmd_delete_worker_entry,
 	&ws_cmd_repair_worker_entry,
+	&ws_cmd_worker_details_entry,
+	&ws_cmd_worker_logs_entry,
 	NULL,
 };
 

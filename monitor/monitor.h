@@ -59,6 +59,7 @@ struct mon {
 	int adopted;         /* worker found running, not started by us */
 	uint64_t started_ms; /* monotonic, at spawn */
 	uint64_t since_wall_ms;
+	uint64_t started_wall_ms; /* the worker process's start */
 	uint32_t next_start_in_ms; /* BACKOFF: delay armed */
 	int32_t last_exit;         /* code, or -signal; INT32_MIN none */
 	struct fnwm_stop_cmd stop;
@@ -149,6 +150,8 @@ void mon_attach_channel(struct mon *, int fd);
 /* report.c */
 void report_init(struct mon *, int fd);
 void report_state(struct mon *);
+/* Wall clock, ms since the epoch. */
+uint64_t report_wall_ms(void);
 void report_exit(struct mon *, pid_t, int code, int sig, uint64_t uptime);
 
 #endif

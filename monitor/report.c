@@ -7,7 +7,7 @@
 #include "log.h"
 #include "monitor.h"
 
-static uint64_t
+uint64_t
 report_wall_ms(void)
 {
 	struct timespec ts;
@@ -39,6 +39,7 @@ report_state(struct mon *m)
 	st.restarts = m->pst.restarts;
 	st.last_exit = m->last_exit;
 	st.since_ms = now;
+	st.started_ms = m->pid > 0 ? m->started_wall_ms : 0;
 	st.next_start_ms =
 	    m->state == FNWM_WS_BACKOFF ? now + m->next_start_in_ms : 0;
 	report_send(m, FNWM_MSG_MON_STATE, &st, sizeof st);

@@ -77,8 +77,8 @@ steps_summary(struct mon *m, char *out, size_t outsz)
 	size_t len = m->step_tail_len, start, lines = 0;
 	char *p;
 
-	while (len > 0 && (m->step_tail[len - 1] == '\n' ||
-			      m->step_tail[len - 1] == ' '))
+	while (len > 0 &&
+	    (m->step_tail[len - 1] == '\n' || m->step_tail[len - 1] == ' '))
 		len--;
 	for (start = len; start > 0; start--) {
 		if (m->step_tail[start - 1] == '\n' && ++lines == 3)
@@ -110,8 +110,8 @@ steps_report(struct mon *m, int code, int sig)
 	memcpy(buf, &d, sizeof d);
 	n = steps_summary(m, (char *)buf + sizeof d, 1024);
 	log_info("step %u: %s %d after %u ms%s%s", m->step_id,
-	    sig != 0 ? "signal" : "status", sig != 0 ? sig : code,
-	    d.elapsed_ms, d.timed_out ? " (timed out)" : "",
+	    sig != 0 ? "signal" : "status", sig != 0 ? sig : code, d.elapsed_ms,
+	    d.timed_out ? " (timed out)" : "",
 	    d.cancelled ? " (cancelled)" : "");
 	if (m->chan_up)
 		(void)fnwm_chan_send(&m->chan, FNWM_MSG_MON_STEP, buf,
@@ -185,8 +185,8 @@ steps_cancel(struct mon *m)
 
 /* Child side: only async-signal-safe calls until exec. */
 static void
-steps_child(struct mon *m, const char *cwd, char **argv, char **env,
-    int envc, int outfd)
+steps_child(struct mon *m, const char *cwd, char **argv, char **env, int envc,
+    int outfd)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -252,11 +252,10 @@ steps_start(struct mon *m, const struct fnwm_msg *msg)
 	m->step_tail_len = 0;
 	m->step_timed_out = m->step_cancelled = 0;
 	m->step_started = fnwm_now_ms();
-	m->step_logfd = m->log_path[0] != '\0' ?
-	    open(m->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-		    O_NOFOLLOW,
-		0600) :
-	    -1;
+	m->step_logfd = m->log_path[0] != '\0'
+	    ? open(m->log_path,
+	          O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)
+	    : -1;
 	if (pipe2(pfd, O_CLOEXEC) == -1)
 		goto fail;
 	pid = fork();
@@ -293,8 +292,8 @@ refuse:
 	m->step_id = c->id;
 	m->step_tail_len = 0;
 	m->step_started = fnwm_now_ms();
-	steps_tail(m, steps_busy(m) ? "another step is running\n" :
-				      "malformed step\n",
+	steps_tail(m,
+	    steps_busy(m) ? "another step is running\n" : "malformed step\n",
 	    steps_busy(m) ? 24 : 15);
 	if (m->chan_up) {
 		struct fnwm_step_done d;

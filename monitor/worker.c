@@ -164,6 +164,7 @@ worker_spawn(struct mon *m)
 		/* The child exits at once; its watcher reports it. */
 		return (0);
 	}
+	m->started_wall_ms = report_wall_ms();
 	log_info("worker started, pid %ld", (long)pid);
 	files_worker_started(m);
 	return (0);
@@ -266,6 +267,11 @@ worker_adopt(struct mon *m)
 	m->pid = pid;
 	m->adopted = 1;
 	m->started_ms = fnwm_now_ms();
+	/* The start of the process itself, from /proc. */
+	m->started_wall_ms = btime > 0 && hz > 0
+	    ? (uint64_t)(btime * 1000 +
+	          (long long)(start * 1000 / (unsigned long)hz))
+	    : report_wall_ms();
 	ev_io_init(&m->pidw, worker_pidfd_cb, fd, EV_READ);
 	m->pidw.data = m;
 	ev_io_start(m->loop, &m->pidw);
