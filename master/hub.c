@@ -31,6 +31,7 @@ static struct ws_clients hub_list = TAILQ_HEAD_INITIALIZER(hub_list);
 static size_t hub_nclients;
 static int hub_draining;
 static uint64_t hub_next_id = 1;
+static struct hub_stats hub_counters;
 static ev_timer hub_kick;
 static char hub_iface[INET6_ADDRSTRLEN];
 
@@ -131,7 +132,7 @@ hub_is_loopback(const char *host)
  * hub from the host the hub is addressed by (or loopback from loopback),
  * or from an Origin on the allow-list. Non-browser clients send no Origin.
  */
-static int
+int
 hub_origin_allowed(struct lws *wsi)
 {
 	char origin[512], host[512], oh[256], hh[256];
@@ -177,14 +178,29 @@ hub_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		/* Shutting down: drop new TCP connections at accept. */
 		return (hub_draining ? 1 : 0);
-	case LWS_CALLBACK_HTTP:
+	case LWS_CALLBACK_HTTP: {
+		int r;
+
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0 &&
 		    lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) <= 0)
 			return (hub_http_reply(wsi,
 			    HTTP_STATUS_METHOD_NOT_ALLOWED));
+		/* The same Origin rule as the WebSocket handshake. */
+		if (!hub_origin_allowed(wsi))
+			return (hub_http_reply(wsi, HTTP_STATUS_FORBIDDEN));
 		if (in != NULL && strcmp((const char *)in, "/") == 0)
 			return (hub_http_reply(wsi, HTTP_STATUS_BAD_REQUEST));
+		r = http_handle(wsi, in != NULL ? (const char *)in : "");
+		if (r != 1)
+			return (r);
 		return (hub_http_reply(wsi, HTTP_STATUS_NOT_FOUND));
+	}
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return (http_writeable(wsi));
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		http_release(wsi);
+		break;
 	default:
 		break;
 	}
@@ -263,6 +279,7 @@ hub_client_writeable(struct ws_client *c)
 		if (n < (int)m->len)
 			return (-1);
 		hub_client_pop(c);
+		hub_counters.msgs_out++;
 	} else {
 		/*
 		 * Fragments must not be written in place: lws would put each
@@ -281,8 +298,10 @@ hub_client_writeable(struct ws_client *c)
 		if (n < (int)chunk)
 			return (-1);
 		c->txoff += chunk;
-		if (c->txoff == m->len)
+		if (c->txoff == m->len) {
 			hub_client_pop(c);
+			hub_counters.msgs_out++;
+		}
 	}
 	if (c->qlen > 0 || c->closing != CLIENT_OPEN)
 		lws_callback_on_writable(c->wsi);
@@ -321,6 +340,7 @@ hub_client_receive(struct ws_client *c, const char *in, size_t len)
 		return (0);
 	}
 	if (first && final) {
+		hub_counters.msgs_in++;
 		ws_cmd_dispatch(c, in, len);
 		return (0);
 	}
@@ -336,6 +356,7 @@ hub_client_receive(struct ws_client *c, const char *in, size_t len)
 	memcpy(c->rx + c->rxlen, in, len);
 	c->rxlen += len;
 	if (final) {
+		hub_counters.msgs_in++;
 		ws_cmd_dispatch(c, c->rx, c->rxlen);
 		c->rxlen = 0;
 		if (c->rxcap > 65536) {
@@ -476,6 +497,12 @@ size_t
 hub_client_count(void)
 {
 	return (hub_nclients);
+}
+
+const struct hub_stats *
+hub_stats(void)
+{
+	return (&hub_counters);
 }
 
 struct ws_client *

@@ -129,6 +129,20 @@ void hub_begin_shutdown(void);
 /* Destroys the lws context; call outside lws callbacks. */
 void hub_destroy(void);
 
+/* Counters of the hub, for /metrics. */
+struct hub_stats {
+	uint64_t msgs_in, msgs_out;
+};
+const struct hub_stats *hub_stats(void);
+/* Whether a handshake's Origin may reach the hub (and its HTTP pages). */
+int hub_origin_allowed(struct lws *);
+
+/* http.c: /healthz and /metrics */
+/* Answers path; 1 when it is not one of ours, -1 to close. */
+int http_handle(struct lws *, const char *path);
+int http_writeable(struct lws *);
+void http_release(struct lws *);
+
 /* ws-cmd.c */
 struct ws_cmd_entry {
 	const char *name;
@@ -220,6 +234,8 @@ int registry_ready(void);
 /* The cached worker_status message (a new reference). */
 struct fnwm_outmsg *registry_status_msg(void);
 size_t registry_count(void);
+/* Wall-clock time (s) of the last change of the worker lists. */
+double registry_last_change(void);
 /* Re-reads a worker's files now (not debounced). */
 void registry_refresh_now(const char *uuid);
 /* The listed JSON of a worker (borrowed, valid until the next refresh). */
@@ -260,6 +276,7 @@ struct monitor {
 	int exiting; /* told to exit: no replacement */
 	int respawns;
 	int want_up;      /* the worker should run */
+	unsigned crashes; /* exits other than a clean one */
 	int adopted_proc; /* a monitor found running, not our child */
 	int want_known;   /* want_up decided for an adopted monitor */
 	int pidfd;        /* adopted monitor: tells of its death */

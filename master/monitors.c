@@ -207,6 +207,8 @@ mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 	case FNWM_MSG_MON_EXIT:
 		ex = msg->payload;
 		m->last_exit = *ex;
+		if (ex->signal != 0 || ex->code != 0)
+			m->crashes++;
 		m->have_exit = 1;
 		registry_refresh_now(m->uuid);
 		break;

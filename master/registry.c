@@ -70,6 +70,7 @@ static ev_timer reg_debounce, reg_flush, reg_init_deadline;
 static int reg_ready, reg_status_dirty = 1;
 static struct fnwm_outmsg *reg_status, *reg_last_broadcast;
 static long long reg_btime;
+static double reg_last_change;
 static long reg_hz;
 
 static void reg_refresh(struct worker *);
@@ -683,6 +684,10 @@ reg_flush_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	/* Broadcast changes of the lists only, not every refresh. */
 	if (reg_last_broadcast == NULL || reg_last_broadcast->len != m->len ||
 	    memcmp(reg_last_broadcast->data, m->data, m->len) != 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		reg_last_change = ts.tv_sec + ts.tv_nsec / 1e9;
 		hub_broadcast(m);
 		outmsg_unref(reg_last_broadcast);
 		reg_last_broadcast = outmsg_ref(m);
@@ -825,4 +830,10 @@ registry_each(void (*fn)(const char *, void *), void *arg)
 		if (w->entry != NULL)
 			fn(w->uuid, arg);
 	}
+}
+
+double
+registry_last_change(void)
+{
+	return (reg_last_change);
 }
