@@ -226,6 +226,7 @@ config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 	cfg->activate_timeout = 120.0;
 	cfg->step_timeout = 600.0;
 	cfg->upgrade_on_start = 1;
+	cfg->log_level = -1;
 	cfg->debug = args->debug;
 	env = getenv("FUNCNODES_WORKER_IN_VENV");
 	cfg->in_venv_default = env == NULL || strcmp(env, "1") == 0 ||
@@ -297,6 +298,54 @@ config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 	    config_get_number(root, "fnwm", "stale_p_grace", 0, 86400,
 	        &cfg->stale_p_grace, cause) == -1)
 		goto out;
+	if (config_get_number(root, "fnwm", "stop_timeout", 0, 3600,
+	        &cfg->stop_timeout, cause) == -1 ||
+	    config_get_number(root, "fnwm", "kill_timeout", 0, 3600,
+	        &cfg->kill_timeout, cause) == -1 ||
+	    config_get_number(root, "fnwm", "activate_timeout", 0.1, 86400,
+	        &cfg->activate_timeout, cause) == -1 ||
+	    config_get_number(root, "fnwm", "step_timeout", 1, 86400,
+	        &cfg->step_timeout, cause) == -1)
+		goto out;
+	v = config_get(root, "fnwm", "restart_policy");
+	if (v != NULL && !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_object)) {
+			*cause = xstrdup("config.json: fnwm.restart_policy "
+			                 "must be an object");
+			goto out;
+		}
+		cfg->restart_defaults = json_object_get(v);
+	}
+	v = config_get(root, "fnwm", "monitor");
+	if (v != NULL && json_object_is_type(v, json_type_string))
+		cfg->monitor_path = xstrdup(json_object_get_string(v));
+	v = config_get(root, "fnwm", "upgrade_on_start");
+	if (v != NULL && !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			*cause = xstrdup("config.json: fnwm.upgrade_on_start "
+			                 "must be true or false");
+			goto out;
+		}
+		cfg->upgrade_on_start = json_object_get_boolean(v);
+	}
+	v = config_get(root, "fnwm", "log_level");
+	if (v != NULL && !json_object_is_type(v, json_type_null)) {
+		const char *l = json_object_is_type(v, json_type_string)
+		    ? json_object_get_string(v)
+		    : "";
+
+		if (strcmp(l, "debug") == 0)
+			cfg->log_level = FNWM_LOG_DEBUG;
+		else if (strcmp(l, "info") == 0)
+			cfg->log_level = FNWM_LOG_INFO;
+		else if (strcmp(l, "warning") == 0)
+			cfg->log_level = FNWM_LOG_WARN;
+		else {
+			*cause = xstrdup("config.json: fnwm.log_level must be "
+			                 "\"debug\", \"info\" or \"warning\"");
+			goto out;
+		}
+	}
 	d = (double)cfg->max_message;
 	if (config_get_number(root, "fnwm", "max_message_size", 1024,
 	        1024.0 * 1024 * 1024, &d, cause) == -1)
@@ -370,4 +419,49 @@ config_free(struct fnwm_config *cfg)
 		free(cfg->allowed_origins[i]);
 	free(cfg->allowed_origins);
 	memset(cfg, 0, sizeof *cfg);
+}
+
+int
+config_reload(struct fnwm_config *cfg, const struct fnwm_args *args,
+    char **cause)
+{
+	struct fnwm_config n;
+	char **origins;
+	size_t norigins;
+	json_object *policy;
+
+	if (config_load(&n, args, cause) == -1) {
+		config_free(&n);
+		return (-1);
+	}
+	if (strcmp(n.config_dir, cfg->config_dir) != 0 ||
+	    strcmp(n.host, cfg->host) != 0 ||
+	    (args->port == 0 && n.port != cfg->port))
+		log_warnx("reload: the config dir, host and port change only "
+		          "with a restart; kept");
+	/* Swap what may change at run time; config_free(&n) frees the old. */
+	cfg->probe_interval = n.probe_interval;
+	cfg->probe_connect = n.probe_connect;
+	cfg->probe_reply = n.probe_reply;
+	cfg->debounce = n.debounce;
+	cfg->stale_p_grace = n.stale_p_grace;
+	cfg->max_message = n.max_message;
+	cfg->client_queue = n.client_queue;
+	cfg->stop_timeout = n.stop_timeout;
+	cfg->kill_timeout = n.kill_timeout;
+	cfg->activate_timeout = n.activate_timeout;
+	cfg->step_timeout = n.step_timeout;
+	cfg->upgrade_on_start = n.upgrade_on_start;
+	cfg->log_level = n.log_level;
+	origins = cfg->allowed_origins;
+	norigins = cfg->n_allowed_origins;
+	cfg->allowed_origins = n.allowed_origins;
+	cfg->n_allowed_origins = n.n_allowed_origins;
+	n.allowed_origins = origins;
+	n.n_allowed_origins = norigins;
+	policy = cfg->restart_defaults;
+	cfg->restart_defaults = n.restart_defaults;
+	n.restart_defaults = policy;
+	config_free(&n);
+	return (0);
 }

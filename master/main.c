@@ -36,6 +36,7 @@ static ev_timer drain_timer;
 static int shutting_down;
 static uint64_t drain_started;
 static int monitors_killed;
+static struct fnwm_args master_args;
 
 int
 shutdown_in_progress(void)
@@ -92,6 +93,7 @@ static void
 master_teardown(void)
 {
 	ev_timer_stop(loop, &drain_timer);
+	notify_shutdown();
 	ops_cancel_all();
 	logs_shutdown();
 	watch_stop();
@@ -157,6 +159,7 @@ master_shutdown(const char *why)
 		return;
 	shutting_down = 1;
 	log_info("shutting down: %s", why);
+	notify_stopping();
 	ops_cancel_all();
 	stop_all_workers();
 	hub_begin_shutdown();
@@ -166,6 +169,33 @@ master_shutdown(const char *why)
 	ev_timer_start(loop, &drain_timer);
 }
 
+static void
+master_apply_log_level(void)
+{
+	fnwm_log_verbosity = cfg.debug ? FNWM_LOG_DEBUG
+	    : cfg.log_level >= 0       ? cfg.log_level
+	                               : FNWM_LOG_INFO;
+}
+
+/* SIGHUP: the new configuration, or the old one and a clear log line. */
+static void
+master_reload(void)
+{
+	char *cause = NULL;
+
+	notify_reloading();
+	if (config_reload(&cfg, &master_args, &cause) == -1) {
+		log_warnx("reload refused, the configuration stays as it "
+		          "was: %s",
+		    cause);
+		free(cause);
+	} else {
+		master_apply_log_level();
+		log_info("configuration reloaded");
+	}
+	notify_ready();
+}
+
 void
 master_detach(const char *why)
 {
@@ -173,6 +203,7 @@ master_detach(const char *why)
 		return;
 	shutting_down = 1;
 	log_info("exiting, leaving workers to their monitors: %s", why);
+	notify_stopping();
 	ops_cancel_all();
 	monitors_detach_all();
 	hub_begin_shutdown();
@@ -185,7 +216,7 @@ static void
 signal_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
 	if (w->signum == SIGHUP) {
-		log_info("SIGHUP: nothing to reload yet; ignored");
+		master_reload();
 		return;
 	}
 	if (w->signum == SIGUSR2) {
@@ -265,6 +296,8 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	if (args->port == -1)
 		cfg.port = 0;
 	master_cfg = &cfg;
+	master_args = *args;
+	master_apply_log_level();
 	if (lock_manager(cfg.config_dir, &lockfd, &cause) == -1) {
 		log_warnx("%s", cause);
 		free(cause);
@@ -302,6 +335,7 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	monitors_init(loop, &cfg);
 	ops_init(loop, &cfg);
 	logs_init(loop);
+	notify_init(loop);
 	if (watch_start(loop, &cfg, &cause) == -1) {
 		log_warnx("%s", cause);
 		free(cause);
@@ -317,6 +351,7 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	registry_scan_all();
 	/* Monitors that outlived a previous master, and their workers. */
 	monitors_adopt_all();
+	notify_ready();
 
 	ev_run(loop, 0);
 

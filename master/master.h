@@ -51,6 +51,7 @@ struct fnwm_config {
 	char *uv_python;               /* uv venv --python (default 3.11) */
 	double step_timeout;           /* a preparation step's time limit, s */
 	int upgrade_on_start;          /* run update_on_startup upgrades */
+	int log_level;                 /* fnwm.log_level, -1 when not set */
 	int in_venv_default;           /* FUNCNODES_WORKER_IN_VENV */
 };
 
@@ -62,6 +63,12 @@ struct fnwm_args {
 	size_t n_origins;
 };
 
+/*
+ * Re-reads the configuration into cfg, changing only what can change
+ * while running (timeouts, limits, policy defaults, origins, log level);
+ * 0, or -1 with a cause and cfg untouched.
+ */
+int config_reload(struct fnwm_config *, const struct fnwm_args *, char **cause);
 /* Fills cfg from args, the environment and config.json; 0 or -1 + cause. */
 int config_load(struct fnwm_config *, const struct fnwm_args *, char **cause);
 void config_free(struct fnwm_config *);
@@ -421,6 +428,14 @@ int wsc_send(struct wsclient *, const char *text);
  */
 int wsc_recv(struct wsclient *, int timeout_ms, char **out, size_t *len);
 void wsc_close(struct wsclient *);
+
+/* notify.c: systemd notifications (no-ops without NOTIFY_SOCKET) */
+void notify_init(struct ev_loop *);
+void notify_ready(void);
+void notify_status(void);
+void notify_reloading(void);
+void notify_stopping(void);
+void notify_shutdown(void);
 
 /* cli.c */
 /* Runs a client command (ping, identify, stop, worker ...); exit code. */

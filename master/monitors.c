@@ -191,6 +191,7 @@ mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 		    monitors_state_name(st->state),
 		    st->adopted ? " (adopted)" : "", st->pid, st->restarts);
 		mons_event(m, st);
+		notify_status();
 		registry_refresh_now(m->uuid);
 		ops_kick(m->uuid);
 		break;

@@ -49,9 +49,14 @@ static int op_expired(struct op *);
 void
 ops_progress(struct op *op, const char *message, double progress, int blocking)
 {
-	struct ws_client *c = hub_find(op->client);
+	struct ws_client *c;
 
-	if (c != NULL)
+	/* new_worker's progress goes to everyone, as in FuncNodes. */
+	if (op->broadcast) {
+		ws_cmd_broadcast_progress(message, progress, blocking);
+		return;
+	}
+	if ((c = hub_find(op->client)) != NULL)
 		ws_cmd_progress(c, message, progress, blocking);
 }
 

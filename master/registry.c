@@ -689,6 +689,7 @@ reg_flush_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		reg_last_change = ts.tv_sec + ts.tv_nsec / 1e9;
 		hub_broadcast(m);
+		notify_status();
 		outmsg_unref(reg_last_broadcast);
 		reg_last_broadcast = outmsg_ref(m);
 	}

@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config
 libev-dev libjson-c-dev libwebsockets-dev libwebsockets-evlib-ev libcap-dev
-libssl-dev libcmocka-dev python3 python3-pytest python3-websockets python3-venv
+libssl-dev libsystemd-dev libcmocka-dev python3 python3-pytest python3-websockets python3-venv
 python3-pip python3-wheel python3-setuptools valgrind procps chromium"
 
 # The browser UI test (tests/ui) also needs node (>= 20.19) and npm; a node
