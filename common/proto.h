@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#define FNWM_PROTO_VERSION 3
+#define FNWM_PROTO_VERSION 4
 #define FNWM_MSG_MAX       8192 /* whole frame, header included */
 
 /* The fd on which a monitor finds its end of the socketpair. */
@@ -111,8 +111,19 @@ struct fnwm_config_msg {
 	uint32_t giveup_window_ms; /* ... within this window: FAILED */
 	uint32_t log_max_bytes;    /* rotate the log above this size */
 	uint32_t log_keep;         /* rotated copies kept */
+	uint32_t limits;           /* FNWM_LIMIT_* bits: which are set */
+	int32_t nice;              /* FNWM_LIMIT_NICE */
+	uint64_t nofile;           /* FNWM_LIMIT_NOFILE: RLIMIT_NOFILE */
+	uint64_t as;               /* FNWM_LIMIT_AS: RLIMIT_AS, bytes */
+	uint64_t cpu;              /* FNWM_LIMIT_CPU: RLIMIT_CPU, s */
+	uint64_t core;             /* FNWM_LIMIT_CORE: RLIMIT_CORE, bytes */
 };
-#define FNWM_ARGV_MAX 32
+#define FNWM_LIMIT_NOFILE 0x01
+#define FNWM_LIMIT_AS     0x02
+#define FNWM_LIMIT_CPU    0x04
+#define FNWM_LIMIT_CORE   0x08
+#define FNWM_LIMIT_NICE   0x10
+#define FNWM_ARGV_MAX     32
 
 struct fnwm_stop_cmd {
 	uint32_t term_after_ms; /* wait this long for a clean exit, then TERM */

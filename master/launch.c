@@ -5,11 +5,14 @@
  * (the worker's own "fnwm" key wins over config.json's "fnwm.restart"),
  * encoded as the CMD_CONFIG frame payload for its monitor.
  */
+#include <sys/resource.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "xmalloc.h"
@@ -77,6 +80,109 @@ launch_num(json_object *obj, const char *key, double scale, uint32_t *out,
 	return (0);
 }
 
+/* fs.nr_open: no process, root included, gets more open files. */
+static long long
+launch_nr_open(void)
+{
+	long long v = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+
+	if (f != NULL) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return (v);
+}
+
+/*
+ * "limits": {"nofile": n, "as": bytes, "cpu": s, "core": bytes,
+ * "nice": n}. A limit above what this process may set is refused here,
+ * with a clear cause, rather than by the worker's failed start.
+ */
+static int
+launch_limits(json_object *obj, struct fnwm_config_msg *c, char **cause)
+{
+	static const struct {
+		const char *key, *name;
+		uint32_t bit;
+		int res;
+		size_t off;
+	} lim[] = {
+		{ "nofile", "RLIMIT_NOFILE", FNWM_LIMIT_NOFILE, RLIMIT_NOFILE,
+		    offsetof(struct fnwm_config_msg, nofile) },
+		{ "as", "RLIMIT_AS", FNWM_LIMIT_AS, RLIMIT_AS,
+		    offsetof(struct fnwm_config_msg, as) },
+		{ "cpu", "RLIMIT_CPU", FNWM_LIMIT_CPU, RLIMIT_CPU,
+		    offsetof(struct fnwm_config_msg, cpu) },
+		{ "core", "RLIMIT_CORE", FNWM_LIMIT_CORE, RLIMIT_CORE,
+		    offsetof(struct fnwm_config_msg, core) },
+	};
+	json_object *l, *v;
+	struct rlimit rl;
+	int64_t n;
+	uint64_t u;
+	size_t i;
+
+	if (!json_object_object_get_ex(obj, "limits", &l) ||
+	    json_object_is_type(l, json_type_null))
+		return (0);
+	if (!json_object_is_type(l, json_type_object)) {
+		*cause = xstrdup("fnwm.limits must be an object");
+		return (-1);
+	}
+	for (i = 0; i < sizeof lim / sizeof *lim; i++) {
+		if (!json_object_object_get_ex(l, lim[i].key, &v) ||
+		    json_object_is_type(v, json_type_null))
+			continue;
+		n = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || n < 0) {
+			*cause = xasprintf("fnwm.limits.%s must be a "
+			                   "non-negative integer",
+			    lim[i].key);
+			return (-1);
+		}
+		if (getrlimit(lim[i].res, &rl) == 0 &&
+		    rl.rlim_max != RLIM_INFINITY &&
+		    (uint64_t)n > (uint64_t)rl.rlim_max && geteuid() != 0) {
+			*cause = xasprintf("cannot set %s to %lld: the hard "
+			                   "limit is %llu",
+			    lim[i].name, (long long)n,
+			    (unsigned long long)rl.rlim_max);
+			return (-1);
+		}
+		if (lim[i].res == RLIMIT_NOFILE && launch_nr_open() > 0 &&
+		    n > launch_nr_open()) {
+			*cause = xasprintf("cannot set RLIMIT_NOFILE to %lld: "
+			                   "the kernel allows at most %lld",
+			    (long long)n, launch_nr_open());
+			return (-1);
+		}
+		u = (uint64_t)n;
+		memcpy((char *)c + lim[i].off, &u, sizeof u);
+		c->limits |= lim[i].bit;
+	}
+	if (json_object_object_get_ex(l, "nice", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		n = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || n < -20 ||
+		    n > 19) {
+			*cause = xstrdup("fnwm.limits.nice must be an integer "
+			                 "-20..19");
+			return (-1);
+		}
+		if (n < 0 && geteuid() != 0) {
+			*cause = xasprintf("cannot set nice %lld: raising a "
+			                   "priority needs root",
+			    (long long)n);
+			return (-1);
+		}
+		c->nice = (int32_t)n;
+		c->limits |= FNWM_LIMIT_NICE;
+	}
+	return (0);
+}
+
 static int
 launch_policy_from(json_object *obj, struct fnwm_config_msg *c, char **cause)
 {
@@ -114,6 +220,8 @@ launch_policy_from(json_object *obj, struct fnwm_config_msg *c, char **cause)
 	        cause) ||
 	    launch_num(obj, "log_max_bytes", 1, &c->log_max_bytes, cause) ||
 	    launch_num(obj, "log_keep", 1, &c->log_keep, cause))
+		return (-1);
+	if (launch_limits(obj, c, cause) == -1)
 		return (-1);
 	if (c->backoff_initial_ms == 0)
 		c->backoff_initial_ms = 1;

@@ -379,10 +379,11 @@ op_activate(struct op *op)
 		m->want_up = 1;
 		if (monitors_start(m, &cause) == -1) {
 			log_warnx("worker %s: %s", m->uuid, cause);
-			free(cause);
 			m->want_up = 0;
-			ops_error(op, "Could not activate worker with id %s.",
-			    m->uuid);
+			ops_error(op,
+			    "Could not activate worker with id %s: %s", m->uuid,
+			    cause);
+			free(cause);
 			ops_reset(op);
 			return (1);
 		}

@@ -86,6 +86,7 @@ mon_configure(struct mon *m, const struct fnwm_msg *msg)
 	    ? POLICY_TALLY_MAX
 	    : c->giveup_count;
 	m->pcfg.giveup_window_ms = c->giveup_window_ms;
+	m->limits = *c;
 	m->log_max = c->log_max_bytes;
 	m->log_keep = c->log_keep > 9 ? 9 : c->log_keep;
 	if (m->pst.backoff_ms == 0 ||

@@ -59,7 +59,7 @@ struct mon {
 	int adopted;         /* worker found running, not started by us */
 	uint64_t started_ms; /* monotonic, at spawn */
 	uint64_t since_wall_ms;
-	uint64_t started_wall_ms; /* the worker process's start */
+	uint64_t started_wall_ms;  /* the worker process's start */
 	uint32_t next_start_in_ms; /* BACKOFF: delay armed */
 	int32_t last_exit;         /* code, or -signal; INT32_MIN none */
 	struct fnwm_stop_cmd stop;
@@ -78,6 +78,7 @@ struct mon {
 	char argbuf[FNWM_MSG_MAX];
 	char *argv[FNWM_ARGV_MAX + 1];
 	uint32_t log_max, log_keep;
+	struct fnwm_config_msg limits; /* the resource limits of CMD_CONFIG */
 	int debug;
 	int lockfd;
 	int pidfd;

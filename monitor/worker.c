@@ -6,12 +6,14 @@
  * state machine. These are the real struct mon_ops.
  */
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,46 @@ worker_pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
 	fsm_feed(m, MON_EV_CHILD_EXIT, &a);
 }
 
+/*
+ * The worker's resource limits (soft and hard, so it cannot raise them)
+ * and nice value. Child side; -1 with errno when the kernel refuses.
+ */
+static int
+worker_apply_limits(struct mon *m)
+{
+	static const struct {
+		uint32_t bit;
+		int res;
+		size_t off;
+	} lim[] = {
+		{ FNWM_LIMIT_NOFILE, RLIMIT_NOFILE,
+		    offsetof(struct fnwm_config_msg, nofile) },
+		{ FNWM_LIMIT_AS, RLIMIT_AS,
+		    offsetof(struct fnwm_config_msg, as) },
+		{ FNWM_LIMIT_CPU, RLIMIT_CPU,
+		    offsetof(struct fnwm_config_msg, cpu) },
+		{ FNWM_LIMIT_CORE, RLIMIT_CORE,
+		    offsetof(struct fnwm_config_msg, core) },
+	};
+	const struct fnwm_config_msg *c = &m->limits;
+	struct rlimit rl;
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < sizeof lim / sizeof *lim; i++) {
+		if (!(c->limits & lim[i].bit))
+			continue;
+		memcpy(&v, (const char *)c + lim[i].off, sizeof v);
+		rl.rlim_cur = rl.rlim_max = (rlim_t)v;
+		if (setrlimit(lim[i].res, &rl) == -1)
+			return (-1);
+	}
+	if ((c->limits & FNWM_LIMIT_NICE) &&
+	    setpriority(PRIO_PROCESS, 0, c->nice) == -1)
+		return (-1);
+	return (0);
+}
+
 /* In the child: only async-signal-safe calls until exec. */
 static void
 worker_child_setup(struct mon *m, int logfd, int errfd)
@@ -94,6 +136,12 @@ worker_child_setup(struct mon *m, int logfd, int errfd)
 	runfd = open(m->runlock_path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
 	if (runfd == -1 || flock(runfd, LOCK_EX | LOCK_NB) == -1) {
 		int e = errno == EWOULDBLOCK ? EBUSY : errno;
+
+		(void)!write(errfd, &e, sizeof e);
+		_exit(126);
+	}
+	if (worker_apply_limits(m) == -1) {
+		int e = errno;
 
 		(void)!write(errfd, &e, sizeof e);
 		_exit(126);
@@ -160,7 +208,9 @@ worker_spawn(struct mon *m)
 	if (n == (ssize_t)sizeof err) {
 		log_warnx("cannot start %s: %s", m->argv[0],
 		    err == EBUSY ? "another process holds the worker's run lock"
-		                 : strerror(err));
+		        : err == EPERM || err == EINVAL
+		        ? "its resource limits cannot be set"
+		        : strerror(err));
 		/* The child exits at once; its watcher reports it. */
 		return (0);
 	}
