@@ -925,7 +925,8 @@ cli_worker(struct cli *cli, int argc, char **argv)
 	};
 	const char *name = NULL, *uuid = NULL, *sub;
 	json_object *w = NULL, *sw = NULL;
-	int ch, rc, lines = 50, follow = 0, full = 0, as_json = 0, i;
+	int ch, rc = CLI_FAILED, lines = 50, follow = 0, full = 0, as_json = 0,
+	        i;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -1143,7 +1144,7 @@ cli_main(const char *cmd, int argc, char **argv, const struct fnwm_args *ga,
 {
 	struct cli cli;
 	char *cause = NULL;
-	int rc;
+	int rc = CLI_FAILED;
 
 	if (strcmp(cmd, "help") == 0) {
 		cli_usage(stdout);
