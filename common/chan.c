@@ -81,6 +81,12 @@ chan_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	while ((r = fnwm_msg_decode(ch->rbuf + off, ch->rlen - off, &msg,
 	            &used)) == 1) {
 		off += used;
+		/*
+		 * Frames sit at any offset of the read buffer; handlers cast
+		 * payloads to structs with 8-byte fields: give them a copy.
+		 */
+		memcpy(ch->pbuf, msg.payload, msg.len);
+		msg.payload = ch->pbuf;
 		ch->on_msg(ch, &msg, ch->arg);
 		if (ch->closed)
 			return; /* the owner closed it: touch nothing more */

@@ -37,6 +37,8 @@ struct fnwm_chan {
 	void *arg;
 	size_t rlen, wlen;
 	unsigned char rbuf[2 * FNWM_MSG_MAX];
+	/* The payload being dispatched, copied so its structs are aligned. */
+	uint64_t pbuf[FNWM_MSG_MAX / sizeof(uint64_t)];
 	unsigned char wbuf[FNWM_CHAN_WBUF];
 };
 

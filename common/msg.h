@@ -10,7 +10,7 @@
 
 struct fnwm_msg {
 	struct fnwm_msg_hdr hdr;
-	const void *payload; /* borrowed from the input; valid until reuse */
+	const void *payload; /* borrowed from the input, not aligned */
 	size_t len;          /* payload bytes */
 };
 

@@ -124,6 +124,9 @@ files_worker_exited(struct mon *m, pid_t pid, const char *final_runstate)
 void
 files_final_runstate(struct mon *m)
 {
+	/* A worker that stopped in order removed it: leave it so. */
+	if (access(m->runstate_path, F_OK) == -1)
+		return;
 	if (fnwm_atomic_write(m->runstate_path, "stopped", 7, 0600) == -1)
 		log_warn("write %s", m->runstate_path);
 }
