@@ -28,7 +28,7 @@ fnwm_log_set_tag(const char *tag)
 }
 
 /* Formats the whole line first so that one write(2) carries it. */
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vemit(const char *level, const char *fmt, va_list ap, const char *err)
 {
 	char line[2048];
