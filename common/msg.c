@@ -28,8 +28,8 @@ static const struct msg_rule msg_rules[] = {
 	    FNWM_MSG_MAX - sizeof(struct fnwm_msg_hdr),
 	    sizeof(struct fnwm_config_msg), 1 },
 	{ FNWM_MSG_MON_STEP, "MON_STEP", sizeof(struct fnwm_step_done) + 1,
-	    sizeof(struct fnwm_step_done) + 1024,
-	    sizeof(struct fnwm_step_done), 1 },
+	    sizeof(struct fnwm_step_done) + 1024, sizeof(struct fnwm_step_done),
+	    1 },
 	{ FNWM_MSG_CMD_START, "CMD_START", 0, 0, 0, 0 },
 	{ FNWM_MSG_CMD_STOP, "CMD_STOP", sizeof(struct fnwm_stop_cmd),
 	    sizeof(struct fnwm_stop_cmd), 0, 0 },
@@ -152,4 +152,19 @@ fnwm_msg_string(const struct fnwm_msg *msg, size_t *off)
 	s = p + *off;
 	*off += strlen(s) + 1; /* the decoder checked the final NUL */
 	return (s);
+}
+
+static const char *const msg_state_names[FNWM_WS_MAX] = {
+	[FNWM_WS_DOWN] = "down",
+	[FNWM_WS_STARTING] = "starting",
+	[FNWM_WS_RUNNING] = "running",
+	[FNWM_WS_STOPPING] = "stopping",
+	[FNWM_WS_BACKOFF] = "backoff",
+	[FNWM_WS_FAILED] = "failed",
+};
+
+const char *
+fnwm_worker_state_name(unsigned state)
+{
+	return (state < FNWM_WS_MAX ? msg_state_names[state] : "unknown");
 }

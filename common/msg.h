@@ -37,6 +37,9 @@ size_t fnwm_msg_encode(void *out, size_t outsz, uint16_t type, uint32_t seq,
  */
 const char *fnwm_msg_string(const struct fnwm_msg *, size_t *off);
 
+/* Name of a worker state ("running"), shared by logs, JSON and files. */
+const char *fnwm_worker_state_name(unsigned state);
+
 /* Name of a type for logs ("MON_STATE"), or "unknown". */
 const char *fnwm_msg_type_name(uint16_t type);
 

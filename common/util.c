@@ -154,3 +154,32 @@ fnwm_boot_time(void)
 	fclose(f);
 	return (bt);
 }
+
+void
+fnwm_child_reset_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+int
+fnwm_child_stdin_null(void)
+{
+	int fd = open("/dev/null", O_RDONLY);
+
+	if (fd == -1)
+		return (-1);
+	if (fd != 0) {
+		dup2(fd, 0);
+		close(fd);
+	}
+	return (0);
+}

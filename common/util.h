@@ -33,6 +33,14 @@ int fnwm_set_cloexec(int fd, int on);
  */
 int fnwm_proc_alive(pid_t pid, unsigned long long *start_ticks);
 
+/*
+ * In a forked child before exec (async-signal-safe): every signal back to
+ * its default and an empty mask, since exec keeps ignored signals (lws
+ * ignores SIGPIPE) and the mask; and stdin from /dev/null.
+ */
+void fnwm_child_reset_signals(void);
+int fnwm_child_stdin_null(void);
+
 /* Boot time in seconds since the epoch (from /proc/stat), or 0. */
 long long fnwm_boot_time(void);
 

@@ -152,21 +152,37 @@ drain_cb(struct ev_loop *l, ev_timer *t, int revents)
 	master_teardown();
 }
 
-void
-master_shutdown(const char *why)
+/*
+ * The one way out: keep_workers leaves every worker to its monitor (for a
+ * new master to re-adopt); otherwise every worker is stopped first. The
+ * rest runs from the loop, never inside the lws callback that asked.
+ */
+static void
+master_leave(const char *why, int keep_workers)
 {
 	if (shutting_down)
 		return;
 	shutting_down = 1;
-	log_info("shutting down: %s", why);
+	log_info("%s: %s",
+	    keep_workers ? "exiting, leaving workers to their monitors"
+	                 : "shutting down",
+	    why);
 	notify_stopping();
 	ops_cancel_all();
-	stop_all_workers();
+	if (keep_workers)
+		monitors_detach_all();
+	else
+		stop_all_workers();
 	hub_begin_shutdown();
 	drain_started = fnwm_now_ms();
-	/* Runs from the loop, never inside the lws callback that asked. */
 	ev_timer_init(&drain_timer, drain_cb, 0, DRAIN_TICK);
 	ev_timer_start(loop, &drain_timer);
+}
+
+void
+master_shutdown(const char *why)
+{
+	master_leave(why, 0);
 }
 
 static void
@@ -199,17 +215,7 @@ master_reload(void)
 void
 master_detach(const char *why)
 {
-	if (shutting_down)
-		return;
-	shutting_down = 1;
-	log_info("exiting, leaving workers to their monitors: %s", why);
-	notify_stopping();
-	ops_cancel_all();
-	monitors_detach_all();
-	hub_begin_shutdown();
-	drain_started = fnwm_now_ms();
-	ev_timer_init(&drain_timer, drain_cb, 0, DRAIN_TICK);
-	ev_timer_start(loop, &drain_timer);
+	master_leave(why, 1);
 }
 
 static void

@@ -34,19 +34,10 @@ static const struct fnwm_config *mons_cfg;
 static struct monitor_list mons = TAILQ_HEAD_INITIALIZER(mons);
 static ev_timer mons_reap;
 
-static const char *const mons_state_names[FNWM_WS_MAX] = {
-	[FNWM_WS_DOWN] = "down",
-	[FNWM_WS_STARTING] = "starting",
-	[FNWM_WS_RUNNING] = "running",
-	[FNWM_WS_STOPPING] = "stopping",
-	[FNWM_WS_BACKOFF] = "backoff",
-	[FNWM_WS_FAILED] = "failed",
-};
-
 const char *
 monitors_state_name(unsigned state)
 {
-	return (state < FNWM_WS_MAX ? mons_state_names[state] : "unknown");
+	return (fnwm_worker_state_name(state));
 }
 
 struct monitor *
@@ -342,9 +333,7 @@ mons_spawn(struct monitor *m, char **cause)
 {
 	char *bin = mons_binary(), *title;
 	struct fnwm_hello hello;
-	struct sigaction sa;
-	sigset_t none;
-	int sv[2], sig;
+	int sv[2];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
@@ -380,12 +369,7 @@ mons_spawn(struct monitor *m, char **cause)
 		else if (dup2(sv[1], FNWM_CHANNEL_FD) == -1)
 			_exit(FNWM_MON_EXIT_TEMPORARY);
 		/* lws ignores SIGPIPE; exec would keep that. */
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = SIG_DFL;
-		for (sig = 1; sig < NSIG; sig++)
-			(void)sigaction(sig, &sa, NULL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		fnwm_child_reset_signals();
 		/* Its own session: a terminal's ^C reaches only the master. */
 		setsid();
 		execv(bin, argv);

@@ -507,16 +507,7 @@ op_rm_dir(struct op *op, const char *dir)
 {
 	op->rm_pid = fork();
 	if (op->rm_pid == 0) {
-		struct sigaction sa;
-		sigset_t none;
-		int sig;
-
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = SIG_DFL;
-		for (sig = 1; sig < NSIG; sig++)
-			(void)sigaction(sig, &sa, NULL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		fnwm_child_reset_signals();
 		execlp("rm", "rm", "-rf", "--one-file-system", "--", dir,
 		    (char *)NULL);
 		_exit(127);

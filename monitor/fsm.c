@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "log.h"
+#include "msg.h"
 #include "monitor.h"
 
 typedef enum fnwm_worker_state
@@ -238,15 +239,6 @@ static mon_action *const fsm_table[FNWM_WS_MAX][MON_EV_MAX] = {
 	},
 };
 
-static const char *const fsm_state_names[FNWM_WS_MAX] = {
-	[FNWM_WS_DOWN] = "down",
-	[FNWM_WS_STARTING] = "starting",
-	[FNWM_WS_RUNNING] = "running",
-	[FNWM_WS_STOPPING] = "stopping",
-	[FNWM_WS_BACKOFF] = "backoff",
-	[FNWM_WS_FAILED] = "failed",
-};
-
 static const char *const fsm_event_names[MON_EV_MAX] = {
 	[MON_EV_CMD_START] = "start",
 	[MON_EV_CMD_STOP] = "stop",
@@ -262,7 +254,7 @@ static const char *const fsm_event_names[MON_EV_MAX] = {
 const char *
 fsm_state_name(enum fnwm_worker_state s)
 {
-	return (s < FNWM_WS_MAX ? fsm_state_names[s] : "?");
+	return (fnwm_worker_state_name(s));
 }
 
 const char *

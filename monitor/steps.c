@@ -188,22 +188,11 @@ static void
 steps_child(struct mon *m, const char *cwd, char **argv, char **env, int envc,
     int outfd)
 {
-	struct sigaction sa;
-	sigset_t none;
-	int sig, i, nullfd;
+	int i;
 
 	setsid();
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	nullfd = open("/dev/null", O_RDONLY);
-	if (nullfd != -1 && nullfd != 0) {
-		dup2(nullfd, 0);
-		close(nullfd);
-	}
+	fnwm_child_reset_signals();
+	(void)fnwm_child_stdin_null();
 	dup2(outfd, 1);
 	dup2(outfd, 2);
 	if (outfd > 2)

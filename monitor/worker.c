@@ -105,23 +105,12 @@ worker_apply_limits(struct mon *m)
 static void
 worker_child_setup(struct mon *m, int logfd, int errfd)
 {
-	struct sigaction sa;
-	sigset_t none;
-	int sig, nullfd, runfd;
+	int runfd;
 
 	setsid();
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	fnwm_child_reset_signals();
 
-	nullfd = open("/dev/null", O_RDONLY);
-	if (nullfd != -1 && nullfd != 0) {
-		dup2(nullfd, 0);
-		close(nullfd);
-	}
+	(void)fnwm_child_stdin_null();
 	if (logfd != -1) {
 		dup2(logfd, 1);
 		dup2(logfd, 2);
