@@ -15,6 +15,11 @@
 #include "log.h"
 #include "util.h"
 
+static void chan_process(struct fnwm_chan *);
+
+/* Room kept in the write buffer for the answers to one more frame. */
+#define CHAN_HIGH_WATER (FNWM_CHAN_WBUF - 4 * FNWM_MSG_MAX)
+
 static void
 chan_fail(struct fnwm_chan *ch, int err)
 {
@@ -47,6 +52,9 @@ chan_write_some(struct fnwm_chan *ch)
 		ev_io_stop(ch->loop, &ch->wio);
 	else
 		ev_io_start(ch->loop, &ch->wio);
+	/* The peer read our answers: go on with its frames. */
+	if (ch->paused && ch->wlen <= CHAN_HIGH_WATER / 2)
+		chan_process(ch);
 }
 
 static void
@@ -55,15 +63,62 @@ chan_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	chan_write_some(w->data);
 }
 
+/*
+ * Dispatches the complete frames in the read buffer while the peer keeps
+ * up with our answers; above the high-water mark of the write buffer the
+ * read watcher pauses (backpressure) instead of the channel overflowing.
+ */
+static void
+chan_process(struct fnwm_chan *ch)
+{
+	struct fnwm_msg msg;
+	char sample[64];
+	size_t used, off = 0;
+	int r = 0;
+
+	if (ch->processing)
+		return;
+	ch->processing = 1;
+	while (ch->wlen <= CHAN_HIGH_WATER &&
+	    (r = fnwm_msg_decode(ch->rbuf + off, ch->rlen - off, &msg,
+	         &used)) == 1) {
+		off += used;
+		/*
+		 * Frames sit at any offset of the read buffer; handlers cast
+		 * payloads to structs with 8-byte fields: give them a copy.
+		 */
+		memcpy(ch->pbuf, msg.payload, msg.len);
+		msg.payload = ch->pbuf;
+		ch->on_msg(ch, &msg, ch->arg);
+		if (ch->closed)
+			return; /* the owner closed it: touch nothing more */
+	}
+	ch->processing = 0;
+	if (r == -1) {
+		int err = errno;
+
+		log_warnx("channel: malformed frame (%s): %s", strerror(err),
+		    log_safe(sample, sizeof sample, ch->rbuf + off,
+		        ch->rlen - off < 16 ? ch->rlen - off : 16));
+		chan_fail(ch, err);
+		return;
+	}
+	memmove(ch->rbuf, ch->rbuf + off, ch->rlen - off);
+	ch->rlen -= off;
+	if (ch->wlen > CHAN_HIGH_WATER) {
+		ev_io_stop(ch->loop, &ch->rio);
+		ch->paused = 1;
+	} else if (ch->paused) {
+		ch->paused = 0;
+		ev_io_start(ch->loop, &ch->rio);
+	}
+}
+
 static void
 chan_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct fnwm_chan *ch = w->data;
-	struct fnwm_msg msg;
-	char sample[64];
-	size_t used, off;
 	ssize_t n;
-	int r;
 
 	n = read(ch->fd, ch->rbuf + ch->rlen, sizeof ch->rbuf - ch->rlen);
 	if (n == -1) {
@@ -77,31 +132,7 @@ chan_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	ch->rlen += (size_t)n;
-	off = 0;
-	while ((r = fnwm_msg_decode(ch->rbuf + off, ch->rlen - off, &msg,
-	            &used)) == 1) {
-		off += used;
-		/*
-		 * Frames sit at any offset of the read buffer; handlers cast
-		 * payloads to structs with 8-byte fields: give them a copy.
-		 */
-		memcpy(ch->pbuf, msg.payload, msg.len);
-		msg.payload = ch->pbuf;
-		ch->on_msg(ch, &msg, ch->arg);
-		if (ch->closed)
-			return; /* the owner closed it: touch nothing more */
-	}
-	if (r == -1) {
-		int err = errno;
-
-		log_warnx("channel: malformed frame (%s): %s", strerror(err),
-		    log_safe(sample, sizeof sample, ch->rbuf + off,
-		        ch->rlen - off < 16 ? ch->rlen - off : 16));
-		chan_fail(ch, err);
-		return;
-	}
-	memmove(ch->rbuf, ch->rbuf + off, ch->rlen - off);
-	ch->rlen -= off;
+	chan_process(ch);
 }
 
 void
@@ -113,6 +144,7 @@ fnwm_chan_init(struct fnwm_chan *ch, struct ev_loop *loop, int fd,
 	ch->loop = loop;
 	ch->seq = 0;
 	ch->rlen = ch->wlen = 0;
+	ch->paused = ch->processing = 0;
 	ch->on_msg = on_msg;
 	ch->on_close = on_close;
 	ch->arg = arg;

@@ -29,6 +29,8 @@ typedef void fnwm_chan_close_cb(struct fnwm_chan *, int err, void *arg);
 struct fnwm_chan {
 	int fd;
 	int closed;
+	int paused;     /* reading paused until our answers drain */
+	int processing; /* inside chan_process (no re-entry) */
 	struct ev_loop *loop;
 	ev_io rio, wio;
 	uint32_t seq;

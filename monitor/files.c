@@ -97,6 +97,19 @@ files_worker_started(struct mon *m)
 	files_log_watch(m);
 }
 
+/* Removes a .p that names pid, or a process no longer alive. */
+void
+files_clear_p(struct mon *m, pid_t pid)
+{
+	pid_t p = files_read_pid(m, NULL);
+
+	if (access(m->p_path, F_OK) == 0 &&
+	    (p == pid || p <= 0 || fnwm_proc_alive(p, NULL) == 0)) {
+		if (unlink(m->p_path) == -1 && errno != ENOENT)
+			log_warn("unlink %s", m->p_path);
+	}
+}
+
 /*
  * After the worker pid exited (or, with pid 0, before a launch): remove a
  * .p that names a process no longer alive, and leave a final runstate (or

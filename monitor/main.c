@@ -20,6 +20,9 @@
 
 static struct mon mon;
 
+static void mon_close_cb(struct fnwm_chan *, int, void *);
+static void mon_drop_master(struct mon *, int);
+
 static void
 usage(void)
 {
@@ -44,36 +47,43 @@ mon_error(struct mon *m, const char *why)
 		    strlen(why) + 1);
 }
 
+/*
+ * Applies a CMD_CONFIG. Everything is checked before anything changes:
+ * a rejected configuration leaves the running one in force. A frame
+ * whose strings do not match its argc is malformed (-1, channel closed);
+ * out-of-range values are a semantic error (ERROR reply, 0).
+ */
 static int
 mon_configure(struct mon *m, const struct fnwm_msg *msg)
 {
 	const struct fnwm_config_msg *c = msg->payload;
-	const char *s;
+	const char *s, *strs[FNWM_ARGV_MAX + 1];
 	size_t off = 0, used = 0, n;
 	int i;
 
-	if (c->restart >= FNWM_RESTART_MAX || c->argc == 0 ||
-	    c->argc > FNWM_ARGV_MAX || c->backoff_initial_ms == 0 ||
-	    c->backoff_max_ms < c->backoff_initial_ms) {
+	if (c->argc == 0 || c->argc > FNWM_ARGV_MAX) {
 		mon_error(m, "bad configuration");
-		return (-1);
+		return (0);
 	}
-	s = fnwm_msg_string(msg, &off);
-	if (s == NULL ||
-	    snprintf(m->log_path, sizeof m->log_path, "%s", s) >=
-	        (int)sizeof m->log_path) {
-		mon_error(m, "bad log path");
-		return (-1);
-	}
-	for (i = 0; i < c->argc; i++) {
-		s = fnwm_msg_string(msg, &off);
-		if (s == NULL) {
-			mon_error(m, "configuration: fewer strings than argc");
-			m->argv[0] = NULL;
+	for (i = 0; i < 1 + c->argc; i++) {
+		strs[i] = fnwm_msg_string(msg, &off);
+		if (strs[i] == NULL)
 			return (-1);
-		}
+	}
+	if (fnwm_msg_string(msg, &off) != NULL)
+		return (-1); /* more strings than argc */
+	if (c->restart >= FNWM_RESTART_MAX || c->backoff_initial_ms == 0 ||
+	    c->backoff_max_ms < c->backoff_initial_ms ||
+	    strlen(strs[0]) >= sizeof m->log_path) {
+		/* The previous configuration stays in force. */
+		mon_error(m, "bad configuration");
+		return (0);
+	}
+	snprintf(m->log_path, sizeof m->log_path, "%s", strs[0]);
+	for (i = 0; i < c->argc; i++) {
+		s = strs[i + 1];
 		n = strlen(s) + 1;
-		memcpy(m->argbuf + used, s, n);
+		memmove(m->argbuf + used, s, n);
 		m->argv[i] = m->argbuf + used;
 		used += n;
 	}
@@ -112,7 +122,10 @@ mon_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 		        msg->len - 1));
 		break;
 	case FNWM_MSG_CMD_CONFIG:
-		(void)mon_configure(m, msg);
+		if (mon_configure(m, msg) == -1) {
+			mon_error(m, "malformed configuration frame");
+			mon_drop_master(m, EPROTO);
+		}
 		break;
 	case FNWM_MSG_CMD_STEP:
 		(void)steps_start(m, msg);
@@ -153,10 +166,28 @@ mon_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 	default:
 		/* The decoder knows the type but it is not ours to get. */
 		mon_error(m, "unexpected message type");
-		fnwm_chan_close(ch);
-		m->chan_up = 0;
+		mon_drop_master(m, EPROTO);
 		break;
 	}
+}
+
+/* Leaves when there is nothing to supervise and nobody to ask for it. */
+void
+mon_maybe_leave(struct mon *m)
+{
+	if (!m->chan_up && !steps_busy(m) &&
+	    (m->state == FNWM_WS_DOWN || m->state == FNWM_WS_FAILED))
+		m->ops->finish(m);
+}
+
+/* We close the channel of a master that spoke nonsense. */
+static void
+mon_drop_master(struct mon *m, int err)
+{
+	if (!m->chan_up)
+		return;
+	fnwm_chan_close(&m->chan);
+	mon_close_cb(&m->chan, err, m);
 }
 
 static void
@@ -169,11 +200,8 @@ mon_close_cb(struct fnwm_chan *ch, int err, void *arg)
 		log_warnx("channel to the master closed: %s", strerror(err));
 	else
 		log_info("master went away");
-	/* Nothing to supervise and nobody to ask for it: leave. */
-	if ((m->state == FNWM_WS_DOWN || m->state == FNWM_WS_FAILED) &&
-	    !steps_busy(m))
-		m->ops->finish(m);
-	else
+	mon_maybe_leave(m);
+	if (m->pid > 0)
 		log_info("still supervising worker %ld", (long)m->pid);
 }
 

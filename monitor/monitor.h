@@ -126,6 +126,7 @@ void files_worker_started(struct mon *);
 void files_worker_exited(struct mon *, pid_t, const char *final_runstate);
 void files_write_status(struct mon *);
 void files_final_runstate(struct mon *);
+void files_clear_p(struct mon *, pid_t);
 void files_log_watch(struct mon *);
 void files_log_unwatch(struct mon *);
 /* Reads the worker's .p: its pid, or 0. */
@@ -145,6 +146,8 @@ int steps_busy(const struct mon *);
 void steps_cancel(struct mon *);
 
 /* main.c */
+/* Exits when no master and no worker are left (and no step runs). */
+void mon_maybe_leave(struct mon *);
 /* Makes fd the channel to the master and says hello. */
 void mon_attach_channel(struct mon *, int fd);
 

@@ -40,7 +40,7 @@ worker_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		a.sig = WTERMSIG(w->rstatus);
 	}
 	/* Fast path to a restart: only unlink the .p before the policy. */
-	files_worker_exited(m, pid, NULL);
+	files_clear_p(m, pid);
 	report_exit(m, pid, a.code, a.sig, up);
 	fsm_feed(m, MON_EV_CHILD_EXIT, &a);
 }
@@ -56,7 +56,7 @@ worker_pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, w);
 	close(m->pidfd);
 	m->pidfd = -1;
-	files_worker_exited(m, pid, NULL);
+	files_clear_p(m, pid);
 	report_exit(m, pid, -1, 0, fnwm_now_ms() - m->started_ms);
 	fsm_feed(m, MON_EV_CHILD_EXIT, &a);
 }
@@ -333,6 +333,8 @@ worker_announce(struct mon *m)
 	    m->state == FNWM_WS_FAILED)
 		files_final_runstate(m);
 	files_write_status(m);
+	/* A worker that ends while no master is there: nothing left to do. */
+	mon_maybe_leave(m);
 }
 
 static void
