@@ -643,6 +643,16 @@ hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, char **cause)
 		    cfg->host, cfg->port);
 		return (-1);
 	}
+	/*
+	 * With a foreign loop lws binds protocols (and the "default" pvo)
+	 * on its first service pass; a client accepted before that would
+	 * land on protocols[0] and never be answered. Do it now.
+	 */
+	if (lws_protocol_init(hub_ctx) != 0) {
+		*cause =
+		    xstrdup("libwebsockets: protocol initialisation failed");
+		return (-1);
+	}
 	port = lws_get_vhost_listen_port(
 	    lws_get_vhost_by_name(hub_ctx, "default"));
 	log_info("listening on ws://%s%s%s:%d/", ipv6 ? "[" : "",

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <dirent.h>
+#include <malloc.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,9 @@
 
 struct worker {
 	char *uuid;
-	json_object *entry; /* listed content; NULL = not listed */
+	char *text; /* listed JSON (pid from the .p); NULL = not listed */
+	json_object *entry; /* parsed text, cached until the loop sleeps */
+	int cached;
 	enum worker_state state;
 	int json_seen;             /* a worker_<uuid>.json exists */
 	struct timespec bad_mtime; /* last corrupt version reported */
@@ -56,6 +59,7 @@ struct worker {
 	TAILQ_ENTRY(worker) all;
 	TAILQ_ENTRY(worker) dirtyq;
 	TAILQ_ENTRY(worker) probeq;
+	TAILQ_ENTRY(worker) cacheq;
 };
 TAILQ_HEAD(worker_list, worker);
 
@@ -65,6 +69,8 @@ static struct worker *reg_hash[REG_BUCKETS];
 static struct worker_list reg_all = TAILQ_HEAD_INITIALIZER(reg_all);
 static struct worker_list reg_dirty = TAILQ_HEAD_INITIALIZER(reg_dirty);
 static struct worker_list reg_probeq = TAILQ_HEAD_INITIALIZER(reg_probeq);
+static struct worker_list reg_cacheq = TAILQ_HEAD_INITIALIZER(reg_cacheq);
+static ev_prepare reg_uncache;
 static size_t reg_count, reg_inflight;
 static ev_timer reg_debounce, reg_flush, reg_init_deadline;
 static int reg_ready, reg_status_dirty = 1;
@@ -114,6 +120,45 @@ reg_get(const char *uuid)
 	TAILQ_INSERT_TAIL(&reg_all, w, all);
 	reg_count++;
 	return (w);
+}
+
+/*
+ * Entries are kept as text (a parsed json-c tree costs about 5 KB a
+ * worker); a parse made for a caller lives until the loop next sleeps.
+ */
+static json_object *
+reg_parsed(struct worker *w)
+{
+	const char *err;
+
+	if (w->entry != NULL || w->text == NULL)
+		return (w->entry);
+	w->entry = fnwm_json_parse(w->text, strlen(w->text), &err);
+	if (w->entry != NULL && !w->cached) {
+		w->cached = 1;
+		TAILQ_INSERT_TAIL(&reg_cacheq, w, cacheq);
+	}
+	return (w->entry);
+}
+
+static void
+reg_drop_parse(struct worker *w)
+{
+	json_object_put(w->entry);
+	w->entry = NULL;
+	if (w->cached) {
+		TAILQ_REMOVE(&reg_cacheq, w, cacheq);
+		w->cached = 0;
+	}
+}
+
+static void
+reg_uncache_cb(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+	struct worker *w;
+
+	while ((w = TAILQ_FIRST(&reg_cacheq)) != NULL)
+		reg_drop_parse(w);
 }
 
 static void
@@ -209,9 +254,10 @@ reg_remove(struct worker *w)
 	*pp = w->hnext;
 	TAILQ_REMOVE(&reg_all, w, all);
 	reg_count--;
-	if (w->entry != NULL)
+	if (w->text != NULL)
 		reg_status_changed();
-	json_object_put(w->entry);
+	reg_drop_parse(w);
+	free(w->text);
 	free(w->uuid);
 	free(w);
 }
@@ -389,8 +435,8 @@ reg_pump(void)
 	    (w = TAILQ_FIRST(&reg_probeq)) != NULL) {
 		TAILQ_REMOVE(&reg_probeq, w, probeq);
 		w->queued = 0;
-		if (w->entry == NULL ||
-		    !reg_has_address(w->entry, &host, &port)) {
+		if (reg_parsed(w) == NULL ||
+		    !reg_has_address(reg_parsed(w), &host, &port)) {
 			reg_set_state(w, WORKER_INACTIVE);
 			continue;
 		}
@@ -445,22 +491,20 @@ reg_refresh(struct worker *w)
 		reg_remove(w);
 		return;
 	}
-	if (o != NULL) {
-		if (w->entry == NULL || !json_object_equal(w->entry, o)) {
-			reg_status_changed();
-			ops_kick(w->uuid);
-			changed = 1;
-		}
-		json_object_put(w->entry);
-		w->entry = o;
-	} else if (w->entry == NULL) {
+	if (o == NULL && w->text == NULL) {
 		/* Corrupt and never seen good: not listed. */
 		reg_unqueue(w);
 		reg_unwatch_pid(w);
 		free(pbuf);
 		return;
 	}
-	/* else: keep the last good content of a file being rewritten */
+	if (o == NULL) {
+		/* Keep the last good content of a file being rewritten. */
+		const char *err;
+
+		o = fnwm_json_parse(w->text, strlen(w->text), &err);
+		FNWM_ASSERT(o != NULL);
+	}
 
 	if (w->has_p && w->p_pid > 0) {
 		alive = fnwm_proc_alive(w->p_pid, &start);
@@ -486,10 +530,25 @@ reg_refresh(struct worker *w)
 		changed = 1;
 	}
 	w->last_pid = w->has_p ? w->p_pid : 0;
-	if (w->has_p) {
-		/* The status entry carries the pid of the .p (null if bad). */
-		json_object_object_add(w->entry, "pid",
+	/* The status entry carries the pid of the .p (null if bad). */
+	if (w->has_p)
+		json_object_object_add(o, "pid",
 		    w->p_pid > 0 ? json_object_new_int64(w->p_pid) : NULL);
+	{
+		size_t len;
+		const char *text = fnwm_json_str(o, &len);
+
+		if (w->text == NULL || strcmp(w->text, text) != 0) {
+			free(w->text);
+			w->text = xstrndup(text, len);
+			reg_status_changed();
+			ops_kick(w->uuid);
+			changed = 1;
+		}
+		reg_drop_parse(w);
+		json_object_put(o);
+	}
+	if (w->has_p) {
 		if (w->p_pid > 0)
 			reg_watch_pid(w, w->p_pid);
 		/*
@@ -610,6 +669,8 @@ registry_scan_all(void)
 	TAILQ_FOREACH(w, &reg_all, all)
 		reg_mark_dirty(w);
 	reg_process_dirty();
+	/* Give back what reading a thousand files left in the heap. */
+	malloc_trim(0);
 }
 
 void
@@ -637,30 +698,40 @@ reg_cmp(const void *a, const void *b)
 static void
 reg_build_status(void)
 {
-	json_object *root, *active, *inactive;
+	static const char head[] = "{\"type\":\"worker_status\",\"active\":[";
 	struct worker **v, *w;
-	size_t i, n = 0;
+	size_t i, n = 0, len = sizeof head + 32, off;
+	char *buf;
+	int pass, first;
 
 	v = xcalloc(reg_count + 1, sizeof *v);
 	TAILQ_FOREACH(w, &reg_all, all) {
-		if (w->entry != NULL)
+		if (w->text != NULL) {
 			v[n++] = w;
+			len += strlen(w->text) + 1;
+		}
 	}
 	qsort(v, n, sizeof *v, reg_cmp);
-	root = json_object_new_object();
-	active = json_object_new_array_ext((int)n);
-	inactive = json_object_new_array_ext((int)n);
-	for (i = 0; i < n; i++)
-		json_object_array_add(v[i]->state == WORKER_ACTIVE ? active
-		                                                   : inactive,
-		    json_object_get(v[i]->entry));
-	json_object_object_add(root, "type",
-	    json_object_new_string("worker_status"));
-	json_object_object_add(root, "active", active);
-	json_object_object_add(root, "inactive", inactive);
+	/* The entries are JSON already: join them, no tree needed. */
+	buf = xmalloc(len);
+	off = (size_t)snprintf(buf, len, "%s", head);
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			off += (size_t)snprintf(buf + off, len - off,
+			    "],\"inactive\":[");
+		first = 1;
+		for (i = 0; i < n; i++) {
+			if ((v[i]->state == WORKER_ACTIVE) != (pass == 0))
+				continue;
+			off += (size_t)snprintf(buf + off, len - off, "%s%s",
+			    first ? "" : ",", v[i]->text);
+			first = 0;
+		}
+	}
+	off += (size_t)snprintf(buf + off, len - off, "]}");
 	outmsg_unref(reg_status);
-	reg_status = outmsg_json(root);
-	json_object_put(root);
+	reg_status = outmsg_new(buf, off);
+	free(buf);
 	free(v);
 	reg_status_dirty = 0;
 }
@@ -729,6 +800,9 @@ registry_init(struct ev_loop *loop, const struct fnwm_config *cfg)
 	ev_timer_init(&reg_init_deadline, reg_init_deadline_cb,
 	    cfg->probe_connect + cfg->probe_reply + 0.5, 0);
 	ev_timer_start(loop, &reg_init_deadline);
+	ev_prepare_init(&reg_uncache, reg_uncache_cb);
+	ev_prepare_start(loop, &reg_uncache);
+	ev_unref(loop); /* it alone must not keep the loop running */
 	return (0);
 }
 
@@ -740,10 +814,14 @@ registry_shutdown(void)
 	ev_timer_stop(reg_loop, &reg_debounce);
 	ev_timer_stop(reg_loop, &reg_flush);
 	ev_timer_stop(reg_loop, &reg_init_deadline);
+	if (ev_is_active(&reg_uncache)) {
+		ev_ref(reg_loop);
+		ev_prepare_stop(reg_loop, &reg_uncache);
+	}
 	while ((w = TAILQ_FIRST(&reg_all)) != NULL) {
-		if (w->entry != NULL) {
-			json_object_put(w->entry);
-			w->entry = NULL;
+		if (w->text != NULL) {
+			free(w->text);
+			w->text = NULL;
 		}
 		reg_remove(w);
 	}
@@ -778,7 +856,7 @@ registry_entry(const char *uuid)
 {
 	struct worker *w = reg_find(uuid);
 
-	return (w != NULL ? w->entry : NULL);
+	return (w != NULL ? reg_parsed(w) : NULL);
 }
 
 int
@@ -786,7 +864,7 @@ registry_is_active(const char *uuid)
 {
 	struct worker *w = reg_find(uuid);
 
-	return (w != NULL && w->entry != NULL && w->state == WORKER_ACTIVE);
+	return (w != NULL && w->text != NULL && w->state == WORKER_ACTIVE);
 }
 
 pid_t
@@ -804,7 +882,7 @@ registry_probe_now(const char *uuid)
 {
 	struct worker *w = reg_find(uuid);
 
-	if (w != NULL && w->has_p && w->entry != NULL && w->probe == NULL)
+	if (w != NULL && w->has_p && w->text != NULL && w->probe == NULL)
 		reg_want_probe(w);
 	else if (w == NULL || !w->has_p)
 		registry_refresh_now(uuid);
@@ -825,11 +903,17 @@ void
 registry_each(void (*fn)(const char *, void *), void *arg)
 {
 	struct worker *w, *next;
+	int had;
 
 	for (w = TAILQ_FIRST(&reg_all); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, all);
-		if (w->entry != NULL)
-			fn(w->uuid, arg);
+		if (w->text == NULL)
+			continue;
+		had = w->entry != NULL;
+		fn(w->uuid, arg);
+		/* A walk over every worker parses each for a moment only. */
+		if (!had && reg_find(w->uuid) == w)
+			reg_drop_parse(w);
 	}
 }
 
