@@ -22,6 +22,7 @@ Needs /usr/bin/python3 with python3-websockets (10.x, asyncio API).
 
 import argparse
 import asyncio
+import datetime
 import gc
 import json
 import multiprocessing
@@ -84,18 +85,24 @@ def proc_status(pid):
 
 
 def mem_kb(pid):
-    """(VmRSS kB, Pss kB) of pid."""
+    """(VmRSS kB, Pss kB, Anonymous kB) of pid."""
     rss = int(proc_status(pid)["VmRSS"].split()[0])
-    pss = None
+    roll = {}
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for ln in f:
-                if ln.startswith("Pss:"):
-                    pss = int(ln.split()[1])
-                    break
+                k, _, v = ln.partition(":")
+                if v.strip().endswith("kB"):
+                    roll[k] = int(v.split()[0])
     except OSError:
         pass
-    return rss, pss
+    return rss, roll.get("Pss", 0), roll.get("Anonymous", 0)
+
+
+def fmt_mem(m):
+    rss, pss, anon = m
+    return (f"VmRSS {mib(rss):.2f} MB, Pss {mib(pss):.2f} MB "
+            f"(anon {mib(anon):.2f})")
 
 
 def cpu_ticks(pid):
@@ -114,6 +121,19 @@ def ctxt_switches(pid):
 
 def mib(kb):
     return kb / 1024.0
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def report_dead(m, dead):
+    """Startup probes that were accepted but never answered: a server bug."""
+    for d in dead:
+        m.dead_conns.append(d)
+        print(f"    SERVER PROBLEM: a connection {d}; reconnected",
+              flush=True)
 
 
 def find_fnwm(explicit):
@@ -139,6 +159,8 @@ class Master:
         self.proc = None
         self.port = None
         self.t_spawn = None
+        self.t_listen = None
+        self.dead_conns = []
 
     @property
     def url(self):
@@ -163,6 +185,7 @@ class Master:
                 m = rx.search(f.read())
             if m:
                 self.port = int(m.group(1))
+                self.t_listen = time.monotonic()
                 return
             if self.proc.poll() is not None:
                 break
@@ -201,8 +224,13 @@ class Master:
         try:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
-            how += ", then SIGKILL"
-            self.kill()
+            how += ", then SIGTERM"
+            self.proc.terminate()
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                how += ", then SIGKILL"
+        self.kill()  # SIGKILL if still there; closes our stderr file
         return how
 
     def kill(self):
@@ -215,6 +243,20 @@ class Master:
         if getattr(self, "errf", None):
             self.errf.close()
             self.errf = None
+
+    def log_interval(self, first, second):
+        """Seconds between the log lines containing first and second."""
+        ts = {}
+        for ln in self.stderr_text().splitlines():
+            for key in (first, second):
+                if key in ln and key not in ts:
+                    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:"
+                                 r"\d\d\.\d+)Z", ln)
+                    if m:
+                        ts[key] = datetime.datetime.fromisoformat(m.group(1))
+        if first in ts and second in ts:
+            return (ts[second] - ts[first]).total_seconds()
+        return None
 
     def problems(self):
         """stderr lines that are not plain info lines."""
@@ -261,19 +303,20 @@ async def ping_latency(url, warmup, count):
     async with connect(url) as ws:
         for _ in range(warmup):
             await ws.send("ping")
-            r = await ws.recv()
+            r = await asyncio.wait_for(ws.recv(), 10)
             assert r == "pong", r
         samples = []
         pc = time.perf_counter_ns
         gc.disable()
         try:
-            for _ in range(count):
-                t = pc()
-                await ws.send("ping")
-                r = await ws.recv()
-                samples.append(pc() - t)
-                if r != "pong":
-                    raise RuntimeError(f"unexpected reply {r!r}")
+            async with asyncio.timeout(120):  # never hang the bench
+                for _ in range(count):
+                    t = pc()
+                    await ws.send("ping")
+                    r = await ws.recv()
+                    samples.append(pc() - t)
+                    if r != "pong":
+                        raise RuntimeError(f"unexpected reply {r!r}")
         finally:
             gc.enable()
     samples.sort()
@@ -318,9 +361,13 @@ def _tput_child(url, inflight, ready_q, go_ev, t_start, dur, result_q):
                 pass
             return counted, bad
 
+    async def guarded():
+        async with asyncio.timeout(dur + 60):
+            return await run()
+
     gc.disable()
     try:
-        counted, bad = asyncio.run(run())
+        counted, bad = asyncio.run(guarded())
         result_q.put((counted, bad, None))
     except Exception as e:
         result_q.put((0, 0, repr(e)))
@@ -387,6 +434,30 @@ def run_pingload(exe, *args, timeout=120):
 # figures 3-5 helpers
 
 
+async def probe_ready(url, t_listen, attempts=5, wait=2.0):
+    """
+    Connects and pings until a pong comes back. Returns a list of strings,
+    one per connection that was accepted but never answered.
+    """
+    dead = []
+    for _ in range(attempts):
+        t_conn = time.monotonic() - t_listen
+        async with websockets.connect(
+                url, compression=None, ping_interval=None, open_timeout=5,
+                close_timeout=1) as ws:
+            await ws.send("ping")
+            try:
+                r = await asyncio.wait_for(ws.recv(), wait)
+                if r == "pong":
+                    return dead
+                dead.append(f"opened {t_conn * 1000:.0f} ms after the "
+                            f"listening line: answered {r[:60]!r}")
+            except asyncio.TimeoutError:
+                dead.append(f"opened {t_conn * 1000:.0f} ms after the "
+                            f"listening line: no pong within {wait:.0f} s")
+    raise RuntimeError(f"master never answered ping: {dead}")
+
+
 async def wait_for_workers(url, n, timeout):
     """Polls worker_status until it lists n workers; returns the reply."""
     deadline = time.monotonic() + timeout
@@ -394,7 +465,7 @@ async def wait_for_workers(url, n, timeout):
         while True:
             await ws.send("worker_status")
             while True:
-                r = json.loads(await ws.recv())
+                r = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 if r.get("type") == "worker_status":
                     break
             got = len(r["active"]) + len(r["inactive"])
@@ -409,22 +480,22 @@ async def status_latency(url, warmup, count):
     async with connect(url) as ws:
         for _ in range(warmup):
             await ws.send("worker_status")
-            await ws.recv()
+            await asyncio.wait_for(ws.recv(), 10)
         samples = []
         size = 0
         pc = time.perf_counter_ns
         gc.disable()
         try:
-            for _ in range(count):
-                t = pc()
-                await ws.send("worker_status")
-                while True:
-                    r = await ws.recv()
-                    if r.startswith('{"type":"worker_status"') or \
-                            r.startswith('{"type": "worker_status"'):
-                        break
-                samples.append(pc() - t)
-                size = len(r)
+            async with asyncio.timeout(300):  # never hang the bench
+                for _ in range(count):
+                    t = pc()
+                    await ws.send("worker_status")
+                    while True:  # skip anything unsolicited
+                        r = await ws.recv()
+                        if r.startswith('{"type":"worker_status"'):
+                            break
+                    samples.append(pc() - t)
+                    size = len(r)
         finally:
             gc.enable()
     samples.sort()
@@ -459,6 +530,16 @@ def main():
 
     try:
         run(args, fnwm, tmproot, masters)
+    except BaseException:
+        for m in masters:
+            if m.proc is not None and m.proc.poll() is not None:
+                print(f"master {os.path.basename(m.dir)} exited with "
+                      f"status {m.proc.returncode}", flush=True)
+            print(f"master {os.path.basename(m.dir)} stderr (tail):",
+                  flush=True)
+            for ln in m.stderr_text().splitlines()[-30:]:
+                print(f"    {ln}", flush=True)
+        raise
     finally:
         for m in masters:
             how = m.stop()
@@ -477,6 +558,7 @@ def run(args, fnwm, tmproot, masters):
           f"{u.machine}; python {sys.version.split()[0]}, websockets "
           f"{websockets.__version__}", flush=True)
     print(f"fnwm:    {ver} ({fnwm})", flush=True)
+    print(f"load average at start: {loadavg()}", flush=True)
     print("note: server and all clients share this machine's cores; "
           "MB below means MiB (1024 kB).", flush=True)
     print(flush=True)
@@ -490,9 +572,10 @@ def run(args, fnwm, tmproot, masters):
     a = Master(fnwm, tmproot, "empty")
     masters.append(a)
     a.start()
+    report_dead(a, asyncio.run(probe_ready(a.url, a.t_listen)))
     asyncio.run(wait_for_workers(a.url, 0, 10))
     time.sleep(0.5)
-    rss0, pss0 = mem_kb(a.pid)
+    mem0 = mem_kb(a.pid)
 
     print("== master with 0 workers ==", flush=True)
     # 1. ping latency
@@ -511,31 +594,40 @@ def run(args, fnwm, tmproot, masters):
              "median <= 0.1 ms, p99 <= 0.2 ms", cmed <= 0.1 and cp99 <= 0.2)
 
     # 2. ping throughput
+    # The master's CPU over the whole run (warm-up and connection set-up
+    # included, so the per-core figure is a slight underestimate).
+    c0, t0 = cpu_ticks(a.pid), time.monotonic()
     rate, bad = ping_tput_python(a.url, N_CLIENTS, IN_FLIGHT, 0.5,
                                  args.tput_seconds)
+    srv = (cpu_ticks(a.pid) - c0) / CLK_TCK / (time.monotonic() - t0)
     line(f"2. ping tput, {N_CLIENTS} Python procs x {IN_FLIGHT} in flight",
          f"{rate / 1000:.1f} k pongs/s" + (f" ({bad} bad)" if bad else ""),
          ">= 240 k/s (Python mgr 51-61 k/s)", rate >= 240e3)
+    info("   master CPU during that run",
+         f"{srv * 100:.0f} % of a core")
     if pingload:
+        c0, t0 = cpu_ticks(a.pid), time.monotonic()
         r = run_pingload(pingload, "tput", "127.0.0.1", a.port, N_CLIENTS,
                          IN_FLIGHT, 0.5, args.tput_seconds,
                          timeout=args.tput_seconds + 60)
+        srv = (cpu_ticks(a.pid) - c0) / CLK_TCK / (time.monotonic() - t0)
         crate = float(r["rate"])
         line(f"2. ping tput, 1 C proc, {N_CLIENTS} conns x {IN_FLIGHT} "
              "in flight",
              f"{crate / 1000:.1f} k pongs/s"
              + (f" ({r['bad']} bad)" if r["bad"] != "0" else ""),
              ">= 240 k/s (Python mgr 51-61 k/s)", crate >= 240e3)
+        info("   master CPU during that run",
+             f"{srv * 100:.0f} % of a core -> ~{crate / max(srv, 1e-9) / 1000:.0f}"
+             " k pongs per master CPU-second")
     note(f"{os.cpu_count()} cores shared by server and clients; the "
          "Python figure is bounded by the clients, the C one much less so")
 
     time.sleep(0.5)
-    rss0b, pss0b = mem_kb(a.pid)
-    line("3. RSS idle, 0 workers (fresh)",
-         f"VmRSS {mib(rss0):.2f} MB, Pss {mib(pss0 or 0):.2f} MB",
-         "<= 6 MB (Python mgr 53 MB)", mib(rss0) <= 6)
-    info("   RSS idle, 0 workers (after the ping load)",
-         f"VmRSS {mib(rss0b):.2f} MB, Pss {mib(pss0b or 0):.2f} MB")
+    mem0b = mem_kb(a.pid)
+    line("3. RSS idle, 0 workers (fresh)", fmt_mem(mem0),
+         "<= 6 MB (Python mgr 53 MB)", mib(mem0[0]) <= 6)
+    info("   RSS idle, 0 workers (after the ping load)", fmt_mem(mem0b))
     how = a.stop()
     info("   master A stopped by", how)
     print(flush=True)
@@ -546,37 +638,43 @@ def run(args, fnwm, tmproot, masters):
     masters.append(b)
     write_workers(os.path.join(b.dir, "workers"), N_WORKERS)
     b.start()
+    report_dead(b, asyncio.run(probe_ready(b.url, b.t_listen)))
     st = asyncio.run(wait_for_workers(b.url, N_WORKERS, 60))
-    t_ready = time.monotonic() - b.t_spawn
-    info("   startup until worker_status lists all workers",
-         f"{t_ready * 1000:.0f} ms ({len(st['active'])} active, "
-         f"{len(st['inactive'])} inactive)")
+    scan = b.log_interval("listening on ", "workers known")
+    info("   initial scan (log: 'listening' -> 'N workers known')",
+         (f"{scan * 1000:.0f} ms" if scan is not None else "?")
+         + f"; worker_status lists {len(st['active'])} active, "
+         f"{len(st['inactive'])} inactive")
     time.sleep(1.0)
-    rss1, pss1 = mem_kb(b.pid)
-    line(f"3. RSS idle, {N_WORKERS} workers",
-         f"VmRSS {mib(rss1):.2f} MB, Pss {mib(pss1 or 0):.2f} MB",
-         "<= 10 MB (Python mgr 62-66 MB)", mib(rss1) <= 10)
+    mem1 = mem_kb(b.pid)
+    line(f"3. RSS idle, {N_WORKERS} workers", fmt_mem(mem1),
+         "<= 10 MB (Python mgr 62-66 MB)", mib(mem1[0]) <= 10)
 
     # 4. worker_status latency
+    c0 = cpu_ticks(b.pid)
     slat, size = asyncio.run(status_latency(b.url, 20, 1000))
+    srv_ms = (cpu_ticks(b.pid) - c0) * 1000 / CLK_TCK / 1020
     smed, sp99, smax = pct(slat, 50), pct(slat, 99), slat[-1]
     line(f"4. worker_status, {N_WORKERS} workers, 1000 seq (Python)",
          f"median {smed:.2f}, p99 {sp99:.2f}, max {smax:.2f} ms",
          "median <= 2 ms, max <= 20 ms", smed <= 2 and smax <= 20)
-    info("   worker_status reply size", f"{size} bytes")
+    info("   worker_status reply size; master CPU per request",
+         f"{size} bytes; {srv_ms:.2f} ms (load-independent; "
+         "includes the 20 warm-up requests)")
     if pingload:
+        c0 = cpu_ticks(b.pid)
         r = run_pingload(pingload, "lat", "127.0.0.1", b.port,
                          "worker_status", '{"type":"worker_status"', 20,
                          1000)
+        srv_ms = (cpu_ticks(b.pid) - c0) * 1000 / CLK_TCK / 1020
         cmed = float(r["median_us"]) / 1000
         cp99 = float(r["p99_us"]) / 1000
         cmax = float(r["max_us"]) / 1000
         line(f"4. worker_status, {N_WORKERS} workers, 1000 seq (C)",
              f"median {cmed:.2f}, p99 {cp99:.2f}, max {cmax:.2f} ms",
              "median <= 2 ms, max <= 20 ms", cmed <= 2 and cmax <= 20)
-    rss2, pss2 = mem_kb(b.pid)
-    info("   RSS after the worker_status runs",
-         f"VmRSS {mib(rss2):.2f} MB, Pss {mib(pss2 or 0):.2f} MB")
+        info("   master CPU per request (C run)", f"{srv_ms:.2f} ms")
+    info("   RSS after the worker_status runs", fmt_mem(mem_kb(b.pid)))
 
     # 5. idle CPU, no client connected
     time.sleep(1.0)
@@ -593,20 +691,21 @@ def run(args, fnwm, tmproot, masters):
     info("   wakeups while idle (context switches)",
          f"{(v1 - v0) / el:.1f}/s voluntary, {(n1 - n0) / el:.1f}/s "
          f"involuntary; tick {1000 // CLK_TCK} ms")
-    rss3, pss3 = mem_kb(b.pid)
-    info("   RSS after the idle period",
-         f"VmRSS {mib(rss3):.2f} MB, Pss {mib(pss3 or 0):.2f} MB")
+    info("   RSS after the idle period", fmt_mem(mem_kb(b.pid)))
     how = b.stop()
     info("   master B stopped by", how)
 
+    print(f"load average at end: {loadavg()}", flush=True)
     print(flush=True)
     for m in (a, b):
-        probs = m.problems()
+        probs = [f"(startup: a connection {d})" for d in m.dead_conns]
+        probs += m.problems()
         if m.proc.returncode not in (0, None):
             probs.append(f"(exit status {m.proc.returncode})")
         if probs:
             print(f"master {os.path.basename(m.dir)}: {len(probs)} "
-                  "non-info stderr lines:", flush=True)
+                  "problems (dead connections, non-info stderr lines, "
+                  "exit status):", flush=True)
             for ln in probs[:20]:
                 print(f"    {ln}", flush=True)
         else:
