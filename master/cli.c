@@ -5,6 +5,7 @@
  * starting one on the local host first when none answers. Exit codes:
  * 0 success, 1 operation failed, 2 usage error, 3 manager unreachable.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -100,10 +101,14 @@ cli_probe(struct cli *cli, char **why)
 	c = wsc_connect(cli->host, cli->port, CLI_CONNECT_MS, &cause);
 	if (c == NULL) {
 		*why = cause;
+		/*
+		 * Refused: nothing listens. Anything else (no answer, a
+		 * hang-up, not WebSocket) means something else holds the port.
+		 */
 		return (strstr(cause, "refused") != NULL ||
-		            strstr(cause, "no answer") != NULL
+		            strstr(cause, "Name or service") != NULL
 		        ? 0
-		        : (strstr(cause, "WebSocket") != NULL ? -1 : 0));
+		        : -1);
 	}
 	if (wsc_send(c, "identify") == 0 &&
 	    wsc_recv(c, CLI_REPLY_MS, &msg, &len) == 0) {
@@ -160,39 +165,59 @@ cli_spawn_manager(struct cli *cli, char **logpath)
 	_exit(111);
 }
 
-/* The last line of a file, for "why did it not start". */
+/*
+ * Why the manager we started is gone: its own last warning in the shared
+ * log (lines carry "fnwm[pid]"), else its last line, from where the log
+ * stood when we started it.
+ */
 static char *
-cli_last_line(const char *path)
+cli_start_failure(const char *path, off_t from, pid_t pid)
 {
-	char *buf, *p, *end;
+	char tag[32], *buf, *line, *save, *found = NULL, *last = NULL, *r;
 	size_t len;
 
+	snprintf(tag, sizeof tag, "fnwm[%ld]", (long)pid);
 	if (fnwm_read_file(path, 16 * 1024 * 1024, &buf, &len) == -1)
 		return (xstrdup("(no log)"));
-	end = buf + len;
-	while (end > buf && (end[-1] == '\n' || end[-1] == '\r'))
-		*--end = '\0';
-	p = strrchr(buf, '\n');
-	p = xstrdup(p != NULL ? p + 1 : buf);
+	if ((size_t)from > len)
+		from = 0;
+	for (line = strtok_r(buf + from, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, tag) == NULL)
+			continue;
+		last = line;
+		if (strstr(line, " warning: ") != NULL ||
+		    strstr(line, " fatal: ") != NULL)
+			found = line;
+	}
+	r = found != NULL ? found : last;
+	if (r != NULL && (found = strstr(r, "]: ")) == NULL)
+		found = strstr(r, "] ");
+	r = xstrdup(r == NULL                    ? "(it logged nothing)"
+	        : strstr(r, "warning: ") != NULL ? strstr(r, "warning: ") + 9
+	        : strstr(r, "fatal: ") != NULL   ? strstr(r, "fatal: ") + 7
+	                                         : r);
 	free(buf);
-	return (p);
+	return (r);
 }
 
 /* Makes sure a manager answers, starting one once if allowed. */
 static int
 cli_ensure_manager(struct cli *cli)
 {
-	char *why = NULL, *log = NULL, *last;
+	char *why = NULL, *log = NULL, *last = NULL;
 	uint64_t deadline;
+	off_t log_from;
 	pid_t pid;
-	int r, st;
+	int r, st, gone = 0;
 
 	r = cli_probe(cli, &why);
 	if (r == 1)
 		return (0);
 	if (r == -1) {
-		cli_err("port %d on %s is in use, but %s", cli->port, cli->host,
-		    why);
+		cli_err("port %d on %s is in use by something that is not a "
+		        "worker manager (%s)",
+		    cli->port, cli->host, why);
 		free(why);
 		return (-1);
 	}
@@ -204,6 +229,14 @@ cli_ensure_manager(struct cli *cli)
 	}
 	free(why);
 	why = NULL;
+	{
+		char *logs =
+		    xasprintf("%s/logs/fnwm-manager.log", cli->cfg.config_dir);
+		struct stat lst;
+
+		log_from = stat(logs, &lst) == 0 ? lst.st_size : 0;
+		free(logs);
+	}
 	pid = cli_spawn_manager(cli, &log);
 	if (pid == -1) {
 		cli_err("cannot start a worker manager: %s", strerror(errno));
@@ -213,26 +246,36 @@ cli_ensure_manager(struct cli *cli)
 	if (!cli->tty)
 		cli_err("started a worker manager (pid %ld, log %s)", (long)pid,
 		    log);
-	/* Started once; then only waited for, with bounded retries. */
+	/*
+	 * Started once; then only waited for, with bounded retries. Ours
+	 * may lose the race to another one started at the same moment:
+	 * whichever answers will do, until the deadline.
+	 */
 	deadline = fnwm_now_ms() + CLI_START_WAIT;
 	while (fnwm_now_ms() < deadline) {
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			last = cli_last_line(log);
-			cli_err("the worker manager could not start: %s", last);
-			free(last);
-			free(log);
-			return (-1);
-		}
 		r = cli_probe(cli, &why);
 		free(why);
 		why = NULL;
 		if (r == 1) {
+			free(last);
 			free(log);
 			return (0);
 		}
+		if (!gone && waitpid(pid, &st, WNOHANG) == pid) {
+			gone = 1;
+			last = cli_start_failure(log, log_from, pid);
+			/* Nothing else may be starting: then it is final. */
+			if (strstr(last, "already running") == NULL)
+				break;
+		}
 		usleep(100 * 1000);
 	}
-	cli_err("the worker manager did not answer in time; see %s", log);
+	if (last != NULL)
+		cli_err("the worker manager could not start: %s", last);
+	else
+		cli_err("the worker manager did not answer in time; see %s",
+		    log);
+	free(last);
 	free(log);
 	return (-1);
 }
@@ -558,6 +601,7 @@ cli_list(struct cli *cli, int full, int as_json)
 	char up[32], le[32], pid[16], port[16];
 	size_t i;
 	double now = (double)time(NULL);
+	int uw = 32;
 
 	if (full) {
 		json_object *all = cli_workers(cli);
@@ -576,12 +620,26 @@ cli_list(struct cli *cli, int full, int as_json)
 		return (cli_lost());
 	}
 	if (as_json) {
+		/* The table as JSON: the same states. */
+		for (i = 0; i < json_object_array_length(list); i++) {
+			e = json_object_array_get_idx(list, i);
+			json_object_object_add(e, "state",
+			    json_object_new_string(cli_state(e)));
+		}
 		cli_print_json(list);
 		json_object_put(d);
 		return (CLI_OK);
 	}
-	printf("%-20s %-34s %-9s %7s %6s %9s %8s %s\n", "NAME", "UUID", "STATE",
-	    "PID", "PORT", "UPTIME", "RESTARTS", "LAST EXIT");
+	/* uuids are not cut: they are what the other commands take. */
+	for (i = 0; i < json_object_array_length(list); i++) {
+		const char *u =
+		    cli_str(json_object_array_get_idx(list, i), "uuid");
+
+		if (u != NULL && (int)strlen(u) > uw)
+			uw = (int)strlen(u);
+	}
+	printf("%-20s %-*s %-9s %7s %6s %9s %8s %s\n", "NAME", uw, "UUID",
+	    "STATE", "PID", "PORT", "UPTIME", "RESTARTS", "LAST EXIT");
 	for (i = 0; i < json_object_array_length(list); i++) {
 		e = json_object_array_get_idx(list, i);
 		snprintf(pid, sizeof pid, "-");
@@ -599,8 +657,8 @@ cli_list(struct cli *cli, int full, int as_json)
 			cli_duration(up, sizeof up,
 			    now - json_object_get_double(v));
 		cli_last_exit(e, le, sizeof le);
-		printf("%-20.20s %-34.34s %-9s %7s %6s %9s %8d %s\n",
-		    cli_str(e, "name") != NULL ? cli_str(e, "name") : "-",
+		printf("%-20.20s %-*s %-9s %7s %6s %9s %8d %s\n",
+		    cli_str(e, "name") != NULL ? cli_str(e, "name") : "-", uw,
 		    cli_str(e, "uuid"), cli_state(e), pid, port, up,
 		    json_object_object_get_ex(e, "restarts", &v)
 		        ? json_object_get_int(v)
@@ -952,6 +1010,16 @@ cli_worker(struct cli *cli, int argc, char **argv)
 	sub = argv[optind];
 	argc -= optind;
 	argv += optind;
+	/* "--help" anywhere after the command (but not py's own args). */
+	if (strcmp(sub, "py") != 0 && strcmp(sub, "new") != 0) {
+		for (i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--help") == 0 ||
+			    strcmp(argv[i], "-h") == 0) {
+				cli_worker_usage(stdout);
+				return (CLI_OK);
+			}
+		}
+	}
 	if (strcmp(sub, "new") == 0)
 		return (cli_worker_new(cli, argc, argv, uuid, name));
 	if (strcmp(sub, "list") == 0) {
@@ -1059,6 +1127,37 @@ cli_worker(struct cli *cli, int argc, char **argv)
 	return (rc);
 }
 
+/*
+ * Waits until no manager holds the config dir's lock (it has exited);
+ * 0, or -1 at the deadline.
+ */
+static int
+cli_wait_unlocked(struct cli *cli, int timeout_ms)
+{
+	char *path = xasprintf("%s/fnwm-manager.lock", cli->cfg.config_dir);
+	uint64_t deadline = fnwm_now_ms() + (uint64_t)timeout_ms;
+	int fd, rc = -1;
+
+	while (fnwm_now_ms() < deadline) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd == -1) {
+			rc = 0;
+			break;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			close(fd);
+			rc = 0;
+			break;
+		}
+		close(fd);
+		usleep(50 * 1000);
+	}
+	free(path);
+	return (rc);
+}
+
+static void cli_usage(FILE *);
+
 static int
 cli_simple(struct cli *cli, const char *cmd, int argc, char **argv)
 {
@@ -1068,6 +1167,11 @@ cli_simple(struct cli *cli, const char *cmd, int argc, char **argv)
 	int keep = 0, i;
 
 	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			cli_usage(stdout);
+			return (CLI_OK);
+		}
 		if (strcmp(cmd, "stop") == 0 &&
 		    strcmp(argv[i], "--keep-workers") == 0)
 			keep = 1;
@@ -1075,6 +1179,19 @@ cli_simple(struct cli *cli, const char *cmd, int argc, char **argv)
 			cli_err("unexpected argument: %s", argv[i]);
 			return (CLI_USAGE);
 		}
+	}
+	if (strcmp(cmd, "stop") == 0) {
+		char *why = NULL;
+		int r = cli_probe(cli, &why);
+
+		/* Nothing to stop: do not start a manager to stop it. */
+		if (r == 0) {
+			printf("no worker manager runs at ws://%s:%d/\n",
+			    cli->host, cli->port);
+			free(why);
+			return (CLI_OK);
+		}
+		free(why);
 	}
 	if (cli_connect(cli) == -1)
 		return (CLI_UNREACHABLE);
@@ -1110,6 +1227,12 @@ cli_simple(struct cli *cli, const char *cmd, int argc, char **argv)
 		return (cli_lost());
 	while ((o = cli_recv_json(cli, 120000, NULL)) != NULL)
 		json_object_put(o);
+	/* Closed is not gone: wait until it let go of the config dir. */
+	if (cli_is_local(cli->host) && cli_wait_unlocked(cli, 180000) == -1) {
+		cli_err("the worker manager closed the connection but is still "
+		        "running");
+		return (CLI_FAILED);
+	}
 	printf("worker manager stopped%s\n",
 	    keep ? "; the workers keep running" : "");
 	return (CLI_OK);
@@ -1159,10 +1282,11 @@ cli_main(const char *cmd, int argc, char **argv, const struct fnwm_args *ga,
 	memset(&cli, 0, sizeof cli);
 	fnwm_log_init("fnwm", FNWM_LOG_WARN);
 	if (config_load(&cli.cfg, ga, &cause) == -1) {
+		/* No manager can run on this configuration. */
 		cli_err("%s", cause);
 		free(cause);
 		config_free(&cli.cfg);
-		return (CLI_USAGE);
+		return (CLI_UNREACHABLE);
 	}
 	if (host != NULL) {
 		free(cli.cfg.host);

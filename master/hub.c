@@ -7,10 +7,12 @@
  */
 #include <sys/resource.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -120,11 +122,20 @@ hub_host_part(const char *s, char *out, size_t outsz)
 	out[n] = '\0';
 }
 
+/* Loopback by name or by address (127/8, ::1); not "127.x.evil.example". */
 static int
 hub_is_loopback(const char *host)
 {
-	return (strcasecmp(host, "localhost") == 0 ||
-	    strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0);
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return (1);
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return ((ntohl(a4.s_addr) >> 24) == 127);
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return (IN6_IS_ADDR_LOOPBACK(&a6));
+	return (0);
 }
 
 /*
@@ -178,6 +189,9 @@ hub_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		/* Shutting down: drop new TCP connections at accept. */
 		return (hub_draining ? 1 : 0);
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* A WebSocket asking for subprotocol "http": not the hub. */
+		return (1);
 	case LWS_CALLBACK_HTTP: {
 		int r;
 
@@ -442,8 +456,9 @@ hub_send(struct ws_client *c, struct fnwm_outmsg *m)
 
 	if (!c->established || c->closing != CLIENT_OPEN)
 		return;
+	/* What waits counts; one message larger than the limit still goes. */
 	if (c->qlen == HUB_QUEUE_MAX_MSGS ||
-	    c->qbytes + m->len > hub_cfg->client_queue) {
+	    (c->qbytes > 0 && c->qbytes + m->len > hub_cfg->client_queue)) {
 		log_warnx("client: %u messages (%zu bytes) unsent, closing "
 		          "a client that does not read",
 		    c->qlen, c->qbytes);
@@ -584,6 +599,42 @@ hub_bind_address(const char *host, const char **iface, int *ipv6, char **cause)
 	return (0);
 }
 
+/* Whether binding iface:port fails with EADDRINUSE right now. */
+static int
+hub_port_taken(const char *iface, int ipv6, int port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	int fd, one = 1, taken;
+
+	memset(&ss, 0, sizeof ss);
+	if (ipv6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		if (iface != NULL &&
+		    inet_pton(AF_INET6, iface, &sin6->sin6_addr) != 1)
+			return (0);
+		len = sizeof *sin6;
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		if (iface != NULL &&
+		    inet_pton(AF_INET, iface, &sin->sin_addr) != 1)
+			return (0);
+		len = sizeof *sin;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return (0);
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	taken =
+	    bind(fd, (struct sockaddr *)&ss, len) == -1 && errno == EADDRINUSE;
+	close(fd);
+	return (taken);
+}
+
 int
 hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, char **cause)
 {
@@ -615,6 +666,14 @@ hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, char **cause)
 	} else
 		rl.rlim_cur = 1024;
 
+	/* A clear "in use" (and no lws allocations left from a failed bind). */
+	if (cfg->port != 0 && hub_port_taken(iface, ipv6, cfg->port)) {
+		*cause =
+		    xasprintf("cannot listen on %s port %d: the port is in "
+		              "use",
+		        cfg->host, cfg->port);
+		return (-1);
+	}
 	lws_set_log_level(LLL_ERR | LLL_WARN | (cfg->debug ? LLL_NOTICE : 0),
 	    hub_lws_log);
 	memset(&info, 0, sizeof info);

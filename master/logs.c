@@ -60,7 +60,8 @@ logs_split(struct follower *f, const char *buf, size_t len, json_object *arr)
 		if (buf[i] != '\n')
 			continue;
 		line = xmalloc(f->plen + (i - start) + 1);
-		memcpy(line, f->partial, f->plen);
+		if (f->plen > 0)
+			memcpy(line, f->partial, f->plen);
 		memcpy(line + f->plen, buf + start, i - start);
 		line[f->plen + i - start] = '\0';
 		f->plen = 0;

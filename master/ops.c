@@ -303,7 +303,24 @@ op_contact_step(struct op *op)
 	        (m->st.state == FNWM_WS_FAILED ||
 	            m->st.state == FNWM_WS_DOWN)) ||
 	    (op->sub == 1 && m->pid <= 0 && !m->want_up)) {
-		ops_error(op, "Could not activate worker with id %s.", m->uuid);
+		char why[128] = "";
+
+		/* FuncNodes' text first; then why, for people. */
+		if (op_expired(op))
+			snprintf(why, sizeof why,
+			    " It did not answer within "
+			    "%.0f s.",
+			    ops_cfg->activate_timeout);
+		else if (m->have_st && m->st.last_exit != INT32_MIN)
+			snprintf(why, sizeof why, " It exited (%s %d)%s.",
+			    m->st.last_exit < 0 ? "signal" : "status",
+			    m->st.last_exit < 0 ? -m->st.last_exit
+			                        : m->st.last_exit,
+			    m->st.state == FNWM_WS_FAILED
+			        ? " and the restart policy gave up"
+			        : "");
+		ops_error(op, "Could not activate worker with id %s.%s",
+		    m->uuid, why);
 		ops_reset(op);
 		return (1);
 	}

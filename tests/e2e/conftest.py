@@ -12,7 +12,6 @@ reads with deadlines.
 """
 import asyncio
 import base64
-import errno
 import inspect
 import json
 import os
@@ -21,7 +20,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import time
 
 import pytest
@@ -159,6 +157,24 @@ class Manager:
         self.port = int(m.group(2))
         return self.port
 
+    def ready(self, timeout=None):
+        """wait_listening(), then one ping round trip on a connection that
+        names the "fnwm" subprotocol: the master serves. (Naming it keeps
+        the other tests independent of the start-up window that
+        test_lifecycle.py::test_connection_during_startup_is_served
+        checks, where libwebsockets could bind subprotocol-less clients
+        to its "http" protocol.)"""
+        self.wait_listening(timeout)
+        r = RawWS(self.port, headers={"Sec-WebSocket-Protocol": "fnwm"},
+                  timeout=timeout or T(10))
+        try:
+            r.send_text("ping")
+            frame = r.recv_frame()
+            assert frame == (True, OP_TEXT, b"pong"), frame
+        finally:
+            r.close()
+        return self.port
+
     def wait_log(self, pattern, timeout=None):
         """Waits for a regex to match the log; returns the match."""
         rx = re.compile(pattern)
@@ -228,7 +244,8 @@ class Fnwm:
     def start(self, config_dir=None, config=None, args=(), env=None,
               extra_env=None, port=0, debug=False, wait=True, cwd=None):
         """Starts `fnwm startworkermanager --dir D --port 0` and waits
-        until it listens. config (a dict) is written to D/config.json."""
+        until it serves (Manager.ready). config (a dict) is written to
+        D/config.json."""
         if config_dir is None:
             config_dir = self.new_dir(config=config)
         elif config is not None:
@@ -243,7 +260,7 @@ class Fnwm:
         m = self.spawn(argv, env=env, extra_env=extra_env, cwd=cwd,
                        config_dir=config_dir)
         if wait:
-            m.wait_listening()
+            m.ready()
         return m
 
     def run(self, args, timeout=None, **kw):

@@ -1,6 +1,7 @@
 """Start-up, shutdown and configuration of the master process."""
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -8,9 +9,8 @@ import stat
 import pytest
 import websockets
 
-from conftest import (EXIT_PERMANENT, EXIT_USAGE, FAST_CONFIG, T,
-                      async_wait_for, connect, free_port, is_status,
-                      recv, recv_json, recv_until, request_status,
+from conftest import (EXIT_PERMANENT, EXIT_USAGE, T, async_wait_for,
+                      connect, free_port, recv, recv_json, request_status,
                       wait_for, worker_doc, write_text, write_worker)
 
 PROGRESS_STOP = {"type": "progress", "message": "Stopping worker manager.",
@@ -59,11 +59,16 @@ async def test_stop_sent_as_second_message(manager):
     assert await manager.async_wait_exit(T(5)) == 0
 
 
-async def test_kill_file_stops_and_is_deleted(manager):
+@pytest.mark.parametrize("how", ["write", "rename"])
+async def test_kill_file_stops_and_is_deleted(manager, how):
     ws = await connect(manager)
     await request_status(ws)
     kill = os.path.join(manager.config_dir, "kill_worker_manager")
-    write_text(kill, "please")
+    if how == "write":
+        write_text(kill, "please")
+    else:
+        write_text(kill + ".tmp", "")
+        os.rename(kill + ".tmp", kill)
     assert await closed_with(ws) == 1001
     assert await manager.async_wait_exit(T(5)) == 0
     assert not os.path.exists(kill)
@@ -95,9 +100,10 @@ async def test_signal_stops_with_0(manager, sig):
     assert await manager.async_wait_exit(T(5)) == 0
 
 
-async def test_sighup_is_ignored(manager):
+async def test_sighup_does_not_stop(manager):
     manager.signal(signal.SIGHUP)
-    await manager.async_wait_log("SIGHUP")
+    await manager.async_wait_log(r"configuration reloaded|reload refused|"
+                                 r"SIGHUP")
     ws = await connect(manager)
     await ws.send("ping")
     assert await recv(ws) == "pong"
@@ -179,7 +185,7 @@ async def test_dir_option_positions(fnwm, where):
     else:
         args = ["startworkermanager", "--dir", d, "--port", "0"]
     m = fnwm.spawn(args, config_dir=d)
-    m.wait_listening()
+    m.ready()
     wd = os.path.join(d, "workers")
     assert os.path.isdir(wd)
     assert stat.S_IMODE(os.stat(wd).st_mode) & 0o077 == 0
@@ -200,7 +206,7 @@ async def test_env_config_dir(fnwm):
     put_marker(d)
     m = fnwm.spawn(["startworkermanager", "--port", "0"],
                    extra_env={"FUNCNODES_CONFIG_DIR": d})
-    m.wait_listening()
+    m.ready()
     await assert_serves_workers_of(m, d)
 
 
@@ -210,7 +216,7 @@ async def test_dir_option_beats_env(fnwm):
     put_marker(d)
     m = fnwm.spawn(["--dir", d, "startworkermanager", "--port", "0"],
                    extra_env={"FUNCNODES_CONFIG_DIR": e})
-    m.wait_listening()
+    m.ready()
     await assert_serves_workers_of(m, d)
     assert not os.path.exists(os.path.join(e, "workers"))
 
@@ -223,7 +229,7 @@ async def test_home_default(fnwm):
            if k != "FUNCNODES_CONFIG_DIR"}
     env["HOME"] = home
     m = fnwm.spawn(["startworkermanager", "--port", "0"], env=env)
-    m.wait_listening()
+    m.ready()
     await assert_serves_workers_of(m, base)
     assert os.path.exists(os.path.join(base, "fnwm-manager.lock"))
 
@@ -232,7 +238,7 @@ async def test_relative_dir_is_made_absolute(fnwm):
     cwd = fnwm.new_dir("cwd")
     m = fnwm.spawn(["--dir", "rel/../relcfg", "startworkermanager",
                     "--port", "0"], cwd=cwd)
-    m.wait_listening()
+    m.ready()
     d = os.path.join(cwd, "relcfg")
     assert os.path.isdir(os.path.join(d, "workers"))
     assert "config dir %s" % d in m.log()
@@ -347,7 +353,6 @@ async def test_python_option_reported_by_identify(fnwm):
 
 async def test_workers_dir_removed_while_running(manager):
     """The workers dir is re-created and watched again."""
-    import shutil
     wd = manager.workers_dir
     write_worker(wd, "before", port=1)
     ws = await connect(manager)
@@ -365,3 +370,37 @@ async def _status_if(ws, uuid):
     if any(e["uuid"] == uuid for e in st["inactive"] + st["active"]):
         return st
     return None
+
+
+async def test_connection_during_startup_is_served(fnwm):
+    """An auto-starting client connects as soon as the port accepts, while
+    the master may still be scanning a big workers dir. Its ping (no
+    subprotocol named, like every FuncNodes client) must be answered."""
+    d = fnwm.new_dir()
+    wd = os.path.join(d, "workers")
+    os.makedirs(wd)
+    for i in range(1000):
+        write_text(os.path.join(wd, "worker_w%04d.json" % i),
+                   json.dumps(worker_doc("w%04d" % i, port=1)))
+    for attempt in range(2):
+        port = free_port()
+        m = fnwm.spawn(["startworkermanager", "--dir", d, "--host",
+                        "127.0.0.1", "--port", str(port)], config_dir=d)
+        ws = await async_wait_for(lambda: _try_connect(port), T(10),
+                                  interval=0.001)
+        await ws.send("ping")
+        assert await recv(ws, T(3)) == "pong", "attempt %d" % attempt
+        await ws.send("identify")
+        assert (await recv_json(ws))["class"] == "WorkerManager"
+        await ws.close()
+        m.signal(signal.SIGTERM)
+        assert await m.async_wait_exit(T(10)) == 0
+
+
+async def _try_connect(port):
+    try:
+        return await websockets.connect(
+            "ws://127.0.0.1:%d/" % port, compression=None,
+            ping_interval=None, open_timeout=T(5))
+    except OSError:
+        return None

@@ -1,9 +1,7 @@
 """The manager's WebSocket protocol: plain commands, replies, errors."""
 import asyncio
 import json
-import os
 
-import websockets
 
 from conftest import (T, connect, entry, is_status, no_frame, recv,
                       recv_json, recv_until, request_status, worker_doc,
@@ -107,16 +105,25 @@ BAD_INPUTS = [
     ("type null", '{"type": null}'),
     ("type is object", '{"type": {"x": 1}}'),
     ("unknown type", '{"type": "no_such_command"}'),
-    ("set_active not implemented", '{"type": "set_active", "workerid": "x"}'),
-    ("stop_worker not implemented",
-     '{"type": "stop_worker", "workerid": "x"}'),
-    ("delete_worker not implemented",
-     '{"type": "delete_worker", "workerid": "x"}'),
-    ("new_worker json not implemented",
-     '{"type": "new_worker", "kwargs": {}}'),
+    # Worker commands refused before they touch anything.
+    ("set_active without workerid", '{"type": "set_active"}'),
+    ("stop_worker with numeric workerid",
+     '{"type": "stop_worker", "workerid": 5}'),
+    ("restart_worker with null workerid",
+     '{"type": "restart_worker", "workerid": null}'),
+    ("delete_worker with path workerid",
+     '{"type": "delete_worker", "workerid": "../../etc"}'),
+    ("delete_worker with dot workerid",
+     '{"type": "delete_worker", "workerid": ".hidden"}'),
+    ("set_active with empty workerid",
+     '{"type": "set_active", "workerid": ""}'),
+    ("set_active with slash workerid",
+     '{"type": "set_active", "workerid": "a/b"}'),
+    ("new_worker with kwargs list", '{"type": "new_worker", "kwargs": []}'),
+    ("new_worker with kwargs string",
+     '{"type": "new_worker", "kwargs": "x"}'),
     ("plain command as JSON type", '{"type": "ping"}'),
     ("worker_status as JSON type", '{"type": "worker_status"}'),
-    ("stop as JSON type", '{"type": "stop"}'),
     ("number", "42"),
     ("negative float", "-1.5e3"),
     ("list", "[1, 2, 3]"),

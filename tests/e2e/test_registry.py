@@ -1,15 +1,14 @@
 """The worker registry: classification of the workers dir, probes, and the
 worker_status broadcasts that follow changes."""
-import asyncio
 import json
 import os
 import time
 
 from conftest import (FAST_CONFIG, T, active, async_wait_for, connect,
-                      dead_pid, free_port, entry, inactive, is_status, json_path,
-                      no_frame, p_path, recv, recv_until, request_status,
+                      dead_pid, entry, free_port, inactive, is_status,
+                      json_path, no_frame, p_path, recv, request_status,
                       start_worker, uuids, wait_status, worker_doc,
-                      write_atomic, write_text, write_worker)
+                      write_text, write_worker)
 
 
 def workers_dir_of(fnwm):
@@ -265,8 +264,9 @@ async def test_new_worker_file_is_broadcast_quickly(manager, fakeworkers):
     assert time.monotonic() - t0 < T(1.0)
     assert st["inactive"] == [doc]
     # A running worker (JSON + .p + answering) shows up active.
+    w = fakeworkers.spawn("runner")
     t0 = time.monotonic()
-    w = start_worker(fakeworkers, wd, "runner")
+    write_worker(wd, "runner", port=w.port, pid=w.pid)
     st = await wait_status(ws, lambda s: "runner" in active(s), T(3))
     assert time.monotonic() - t0 < T(1.5)
     assert entry(st, "runner")[0]["pid"] == w.pid
