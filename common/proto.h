@@ -76,11 +76,15 @@ struct fnwm_state_msg {
 	uint16_t adopted;       /* 1: worker not started by this monitor */
 	int32_t pid;            /* worker pid, 0 when none */
 	uint32_t restarts;      /* restarts done by the policy */
-	int32_t last_exit;      /* exit code, or -signal; INT32_MIN: none */
+	int32_t last_exit;      /* exit code, or -signal; FNWM_EXIT_* */
 	uint64_t since_ms;      /* wall clock (epoch ms) of this state */
 	uint64_t next_start_ms; /* BACKOFF: wall clock of the restart */
 	uint64_t started_ms;    /* wall clock the worker process started */
 };
+
+/* last_exit values that are not an exit code or -signal. */
+#define FNWM_EXIT_NONE    INT32_MIN       /* it never exited */
+#define FNWM_EXIT_UNKNOWN (INT32_MIN + 1) /* adopted: exited, how unknown */
 
 struct fnwm_exit_msg {
 	int32_t pid;

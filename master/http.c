@@ -141,7 +141,9 @@ metrics_worker(const char *uuid, void *arg)
 				mc->by_state[i]++;
 	if (mc->family != MF_UP &&
 	    (m == NULL || !m->have_st ||
-	        (mc->family == MF_LAST_EXIT && m->st.last_exit == INT32_MIN) ||
+	        (mc->family == MF_LAST_EXIT &&
+	            (m->st.last_exit == FNWM_EXIT_NONE ||
+	                m->st.last_exit == FNWM_EXIT_UNKNOWN)) ||
 	        (mc->family == MF_UPTIME &&
 	            (m->st.started_ms == 0 || m->st.pid <= 0 || m->pid <= 0))))
 		return;

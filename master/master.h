@@ -318,6 +318,8 @@ int monitors_stop_cmd(struct monitor *, uint16_t type);
 /* SIGKILLs the monitor and its worker. */
 void monitors_kill(struct monitor *);
 const char *monitors_state_name(unsigned state);
+/* {"code": n|null, "signal": n|null} of a last_exit, NULL when none. */
+json_object *monitors_exit_json(int32_t last_exit);
 /* Frees idle records later. */
 void monitors_gc(void);
 void monitors_free_all(void);

@@ -34,6 +34,23 @@ static const struct fnwm_config *mons_cfg;
 static struct monitor_list mons = TAILQ_HEAD_INITIALIZER(mons);
 static ev_timer mons_reap;
 
+json_object *
+monitors_exit_json(int32_t last_exit)
+{
+	json_object *e;
+
+	if (last_exit == FNWM_EXIT_NONE)
+		return (NULL);
+	e = json_object_new_object();
+	json_object_object_add(e, "code",
+	    last_exit >= 0 ? json_object_new_int(last_exit) : NULL);
+	json_object_object_add(e, "signal",
+	    last_exit < 0 && last_exit != FNWM_EXIT_UNKNOWN
+	        ? json_object_new_int(-last_exit)
+	        : NULL);
+	return (e);
+}
+
 const char *
 monitors_state_name(unsigned state)
 {
@@ -125,19 +142,8 @@ mons_event(struct monitor *m, const struct fnwm_state_msg *st)
 	    json_object_new_boolean(st->adopted));
 	json_object_object_add(o, "restarts",
 	    json_object_new_int64(st->restarts));
-	if (st->last_exit == INT32_MIN)
-		json_object_object_add(o, "last_exit", NULL);
-	else {
-		json_object *e = json_object_new_object();
-
-		json_object_object_add(e, "code",
-		    st->last_exit >= 0 ? json_object_new_int(st->last_exit)
-		                       : NULL);
-		json_object_object_add(e, "signal",
-		    st->last_exit < 0 ? json_object_new_int(-st->last_exit)
-		                      : NULL);
-		json_object_object_add(o, "last_exit", e);
-	}
+	json_object_object_add(o, "last_exit",
+	    monitors_exit_json(st->last_exit));
 	json_object_object_add(o, "next_restart",
 	    st->next_start_ms > 0
 	        ? json_object_new_double((double)st->next_start_ms / 1000.0)

@@ -311,7 +311,8 @@ op_contact_step(struct op *op)
 			    " It did not answer within "
 			    "%.0f s.",
 			    ops_cfg->activate_timeout);
-		else if (m->have_st && m->st.last_exit != INT32_MIN)
+		else if (m->have_st && m->st.last_exit != FNWM_EXIT_NONE &&
+		    m->st.last_exit != FNWM_EXIT_UNKNOWN)
 			snprintf(why, sizeof why, " It exited (%s %d)%s.",
 			    m->st.last_exit < 0 ? "signal" : "status",
 			    m->st.last_exit < 0 ? -m->st.last_exit

@@ -42,20 +42,8 @@ details_one(const char *uuid, void *arg)
 		    json_object_new_double(m->st.since_ms / 1000.0));
 		json_object_object_add(o, "monitor_pid",
 		    json_object_new_int(m->pid));
-		if (m->st.last_exit == INT32_MIN)
-			json_object_object_add(o, "last_exit", NULL);
-		else {
-			v = json_object_new_object();
-			json_object_object_add(v, "code",
-			    m->st.last_exit >= 0
-			        ? json_object_new_int(m->st.last_exit)
-			        : NULL);
-			json_object_object_add(v, "signal",
-			    m->st.last_exit < 0
-			        ? json_object_new_int(-m->st.last_exit)
-			        : NULL);
-			json_object_object_add(o, "last_exit", v);
-		}
+		json_object_object_add(o, "last_exit",
+		    monitors_exit_json(m->st.last_exit));
 	} else {
 		pid_t pid = registry_live_pid(uuid);
 

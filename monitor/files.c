@@ -155,7 +155,9 @@ files_write_status(struct mon *m)
 	    "restarts=%u\nlast_exit=%ld\nsince=%llu\n",
 	    fsm_state_name(m->state), (long)m->pid, m->adopted, (long)getpid(),
 	    m->pst.restarts,
-	    m->last_exit == INT32_MIN ? 0L : (long)m->last_exit,
+	    m->last_exit == FNWM_EXIT_NONE || m->last_exit == FNWM_EXIT_UNKNOWN
+	        ? 0L
+	        : (long)m->last_exit,
 	    (unsigned long long)m->since_wall_ms);
 	if (fnwm_atomic_write(m->status_path, buf, (size_t)n, 0600) == -1)
 		log_warn("write %s", m->status_path);

@@ -16,6 +16,15 @@
 typedef enum fnwm_worker_state
 mon_action(struct mon *, const struct mon_evarg *);
 
+/* -signal, the exit code, or unknown (an adopted worker, not our child). */
+static int32_t
+fsm_exit_value(const struct mon_evarg *a)
+{
+	if (a->sig != 0)
+		return (-a->sig);
+	return (a->code >= 0 ? a->code : FNWM_EXIT_UNKNOWN);
+}
+
 static enum fnwm_worker_state
 act_spawn(struct mon *m, const struct mon_evarg *a)
 {
@@ -62,7 +71,7 @@ act_exited(struct mon *m, const struct mon_evarg *a)
 	m->ops->disarm(m, MON_T_HEALTHY);
 	m->pid = 0;
 	m->adopted = 0;
-	m->last_exit = a->sig != 0 ? -a->sig : a->code;
+	m->last_exit = fsm_exit_value(a);
 	v = policy_on_exit(&m->pcfg, &m->pst, now, now - m->started_ms, a->code,
 	    a->sig, &delay);
 	log_info("worker exited (%s %d) after %llu ms: %s",
@@ -141,7 +150,7 @@ act_stopped(struct mon *m, const struct mon_evarg *a)
 	m->ops->disarm(m, MON_T_ESCALATE);
 	m->pid = 0;
 	m->adopted = 0;
-	m->last_exit = a->sig != 0 ? -a->sig : a->code;
+	m->last_exit = fsm_exit_value(a);
 	if (m->want_start) {
 		policy_reset(&m->pcfg, &m->pst);
 		m->pst.restarts++;
@@ -268,7 +277,7 @@ fsm_init(struct mon *m, const struct mon_ops *ops)
 {
 	m->ops = ops;
 	m->state = FNWM_WS_DOWN;
-	m->last_exit = INT32_MIN;
+	m->last_exit = FNWM_EXIT_NONE;
 	m->stop.term_after_ms = 10000;
 	m->stop.kill_after_ms = 5000;
 	policy_defaults(&m->pcfg);

@@ -39,6 +39,11 @@ worker_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		a.code = -1;
 		a.sig = WTERMSIG(w->rstatus);
 	}
+	/*
+	 * What the worker left in its process group goes with it: it holds
+	 * the run lock and would block every restart.
+	 */
+	(void)kill(-pid, SIGKILL);
 	/* Fast path to a restart: only unlink the .p before the policy. */
 	files_clear_p(m, pid);
 	report_exit(m, pid, a.code, a.sig, up);
@@ -238,6 +243,8 @@ worker_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 worker_arm(struct mon *m, enum mon_timer t, uint32_t ms)
 {
+	/* The spawn just blocked on exec: do not measure from before it. */
+	ev_now_update(m->loop);
 	ev_timer_stop(m->loop, &m->timers[t]);
 	ev_timer_set(&m->timers[t], ms / 1000.0, 0);
 	ev_timer_start(m->loop, &m->timers[t]);

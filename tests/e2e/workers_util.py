@@ -1,0 +1,609 @@
+"""Helpers of the black-box tests of fnwm's worker operations
+(tests/e2e/test_workers_*.py).
+
+Self-contained on purpose (conftest.py is shared and changes under us):
+every test gets a WorkerHarness -- a private config dir, a master started
+with the FuncNodes test double (tests/worker) as its workers, and a
+teardown that kills whatever the test left running (the master, its
+monitors, workers and their children), then fails the test on a
+sanitizer report in the master's stderr.
+
+Tests are plain functions that call run(coro): asyncio.run() under an
+overall deadline. Waits are polls with deadlines, never bare sleeps.
+"""
+import asyncio
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+import warnings
+
+import pytest
+import websockets
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+FNWM_BIN = os.path.abspath(os.environ.get("FNWM_BIN") or os.path.join(
+    REPO, "build", "master", "fnwm"))
+SANITIZED = os.environ.get("FNWM_SANITIZED", "OFF").strip().upper() in (
+    "ON", "1", "TRUE", "YES")
+SLOW = 3.0 if SANITIZED else 1.0
+PYTHON = "/usr/bin/python3"
+WORKER_PATH = os.path.join(REPO, "tests", "worker")
+SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
+LISTEN_RE = re.compile(r"listening on ws://(\[[^\]]*\]|[^:/\s]+):(\d+)/")
+
+# Small manager-wide timeouts keep the escalation tests short.
+STOP_TIMEOUT = 1.0
+KILL_TIMEOUT = 1.0
+FAST_FNWM = {"stop_timeout": STOP_TIMEOUT, "kill_timeout": KILL_TIMEOUT,
+             "activate_timeout": 30, "probe_interval": 2, "debounce": 0.02,
+             "probe_connect_timeout": 2, "probe_reply_timeout": 1}
+
+RESET = {"type": "progress", "message": "", "status": "info",
+         "progress": 1, "blocking": False}
+
+
+def T(seconds):
+    """A deadline, stretched for sanitizer builds."""
+    return seconds * SLOW
+
+
+def run(coro, timeout=120, harness=None):
+    """Runs an async test body under an overall deadline, then closes the
+    harness's clients (an abandoned connection costs its close timeout)."""
+    async def body():
+        try:
+            await asyncio.wait_for(coro, T(timeout))
+        finally:
+            if harness is not None:
+                await harness.close_clients()
+    asyncio.run(body())
+
+
+# ----------------------------------------------------------------------------
+# waiting
+
+
+def wait_for(cond, timeout, what=None, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s"
+                                 % (timeout, what or cond))
+        time.sleep(interval)
+
+
+async def async_wait_for(cond, timeout, what=None, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if asyncio.iscoroutine(v):
+            v = await v
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s"
+                                 % (timeout, what or cond))
+        await asyncio.sleep(interval)
+
+
+# ----------------------------------------------------------------------------
+# processes, through /proc
+
+
+def _read(path, mode="rb"):
+    try:
+        with open(path, mode) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def cmdline(pid):
+    raw = _read("/proc/%d/cmdline" % pid)
+    if not raw:
+        return []
+    return [a.decode("utf-8", "replace") for a in raw.split(b"\0")[:-1]]
+
+
+def proc_stat(pid):
+    """(state, ppid, pgrp) or None."""
+    raw = _read("/proc/%d/stat" % pid)
+    if raw is None:
+        return None
+    rest = raw[raw.rfind(b")") + 2:].split()
+    return rest[0].decode(), int(rest[1]), int(rest[2])
+
+
+def all_pids():
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+
+
+def pid_alive(pid):
+    """Alive and not a zombie."""
+    st = proc_stat(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def has_uuid_args(argv, uuid):
+    for i in range(len(argv) - 1):
+        if argv[i] == "--uuid" and argv[i + 1] == uuid:
+            return True
+    return False
+
+
+def worker_pids(uuid):
+    """Live worker processes of uuid: `... funcnodes ... --uuid U ... start`."""
+    out = []
+    for pid in all_pids():
+        argv = cmdline(pid)
+        if (argv and "funcnodes" in argv and has_uuid_args(argv, uuid)
+                and not argv[0].startswith("fnwm-monitor") and pid_alive(pid)):
+            out.append(pid)
+    return sorted(out)
+
+
+def monitor_pids(uuid=None, workers_dir=None):
+    """Live fnwm-monitor processes (of uuid, and/or of workers_dir)."""
+    out = []
+    for pid in all_pids():
+        argv = cmdline(pid)
+        if not argv or not argv[0].startswith("fnwm-monitor:"):
+            continue
+        if uuid is not None and argv[0] != "fnwm-monitor: %s" % uuid:
+            continue
+        if workers_dir is not None and workers_dir not in argv:
+            continue
+        if pid_alive(pid):
+            out.append(pid)
+    return sorted(out)
+
+
+def group_pids(pgid):
+    """Live processes in process group pgid."""
+    out = []
+    for pid in all_pids():
+        st = proc_stat(pid)
+        if st and st[2] == pgid and st[0] not in ("Z", "X"):
+            out.append(pid)
+    return sorted(out)
+
+
+def belongs_to(pid, cfg_dir):
+    """Whether pid was started for the test whose config dir is cfg_dir."""
+    argv = cmdline(pid)
+    wd = os.path.join(cfg_dir, "workers")
+    if cfg_dir in argv or wd in argv:
+        return True
+    env = _read("/proc/%d/environ" % pid)
+    if env and ("FUNCNODES_CONFIG_DIR=%s" % cfg_dir).encode() in \
+            env.split(b"\0"):
+        return True
+    return False
+
+
+def leftovers(cfg_dir, exclude=()):
+    me = os.getpid()
+    return [p for p in all_pids()
+            if p != me and p not in exclude and pid_alive(p)
+            and belongs_to(p, cfg_dir)]
+
+
+def kill_all(pids):
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+# ----------------------------------------------------------------------------
+# files
+
+
+def write_json(path, obj):
+    tmp = os.path.join(os.path.dirname(path),
+                       "tmp.%d.%d" % (os.getpid(), random.randrange(1 << 30)))
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+    os.rename(tmp, path)
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+# ----------------------------------------------------------------------------
+# a WebSocket client that records every frame
+
+
+class Client:
+    def __init__(self, ws, name):
+        self.ws = ws
+        self.name = name
+        self.msgs = []          # every frame, decoded when JSON
+        self.times = []         # arrival times (monotonic)
+        self.walls = []         # arrival times (wall clock)
+        self._new = asyncio.Event()
+        self.closed = False
+        self._task = asyncio.ensure_future(self._reader())
+
+    async def _reader(self):
+        try:
+            async for frame in self.ws:
+                if isinstance(frame, str) and frame[:1] == "{":
+                    try:
+                        frame = json.loads(frame)
+                    except ValueError:
+                        pass
+                self.msgs.append(frame)
+                self.times.append(time.monotonic())
+                self.walls.append(time.time())
+                self._new.set()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed = True
+            self._new.set()
+
+    async def send(self, msg):
+        await self.ws.send(msg if isinstance(msg, str) else json.dumps(msg))
+
+    def mark(self):
+        return len(self.msgs)
+
+    async def wait(self, pred, timeout, start=0, what=None):
+        """Index of the first message at or after start with pred(msg)."""
+        deadline = time.monotonic() + timeout
+        i = start
+        while True:
+            while i < len(self.msgs):
+                if pred(self.msgs[i]):
+                    return i
+                i += 1
+            left = deadline - time.monotonic()
+            if left <= 0 or self.closed:
+                raise AssertionError(
+                    "%s: %s within %.1fs; got %s"
+                    % (self.name,
+                       "closed before " + (what or "a match") if self.closed
+                       else "no " + (what or "match"), timeout,
+                       short(self.msgs[start:])))
+            self._new.clear()
+            try:
+                await asyncio.wait_for(self._new.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def close(self):
+        try:
+            await asyncio.wait_for(self.ws.close(), T(5))
+        except Exception:
+            pass
+        self._task.cancel()
+
+
+def short(msgs, limit=3000):
+    s = repr(msgs)
+    return s if len(s) <= limit else s[:limit // 2] + " ... " + s[-limit // 2:]
+
+
+def is_type(t):
+    return lambda m: isinstance(m, dict) and m.get("type") == t
+
+
+def is_progress(m):
+    return isinstance(m, dict) and m.get("type") == "progress"
+
+
+def is_reset(m):
+    return (is_progress(m) and m.get("message") == "" and
+            m.get("progress") == 1 and m.get("blocking") is False)
+
+
+def is_event(uuid, state=None):
+    return lambda m: (isinstance(m, dict) and m.get("type") == "worker_event"
+                      and m.get("uuid") == uuid
+                      and (state is None or m.get("state") == state))
+
+
+def is_broadcast(m):
+    return isinstance(m, dict) and m.get("type") in ("worker_status",
+                                                     "worker_event")
+
+
+def replies(msgs):
+    """The messages of an operation's transcript: broadcasts dropped."""
+    return [m for m in msgs if not is_broadcast(m)]
+
+
+def progress_line(m):
+    """(message, progress, blocking) of a progress, the type of others."""
+    if is_progress(m):
+        assert m.get("status") == "info", m
+        return (m["message"], m["progress"], m["blocking"])
+    return m.get("type") if isinstance(m, dict) else m
+
+
+# ----------------------------------------------------------------------------
+# the harness: one master on a private config dir
+
+
+class WorkerHarness:
+    def __init__(self, tmp_path):
+        self.tmp = str(tmp_path)
+        self.cfg_dir = os.path.join(self.tmp, "cfg")
+        self.workers_dir = os.path.join(self.cfg_dir, "workers")
+        os.makedirs(self.workers_dir, exist_ok=True)
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.tmp, "fnwm.log")
+        self._log = None
+        self.clients = []
+        self.uuids = set()
+        self.startport = random.randrange(20000, 55000)
+        self.endport = self.startport + 300
+        self.python = PYTHON
+        self.stalls = []
+
+    # -- the master ---------------------------------------------------------
+
+    def start(self, fnwm=None, env=None, python=None, args=()):
+        cfg = dict(FAST_FNWM)
+        if fnwm:
+            cfg.update(fnwm)
+        write_json(os.path.join(self.cfg_dir, "config.json"), {"fnwm": cfg})
+        e = dict(os.environ)
+        for k in list(e):
+            if k.startswith("FNWM_TEST_") or k.startswith("FUNCNODES_"):
+                del e[k]
+        e["PYTHONPATH"] = WORKER_PATH
+        e["PYTHONDONTWRITEBYTECODE"] = "1"
+        e["FUNCNODES_WS_WORKER_STARTPORT"] = str(self.startport)
+        e["FUNCNODES_WS_WORKER_ENDPORT"] = str(self.endport)
+        e["FUNCNODES_HOST"] = "127.0.0.1"
+        # Fast start-up of the double: short pauses, a quick save loop.
+        e["FNWM_TEST_STARTUP_PAUSE"] = "0.02"
+        e["FNWM_TEST_SAVE_INTERVAL"] = "1"
+        if SANITIZED:
+            e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+            e.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        if env:
+            e.update(env)
+        self.python = python or PYTHON
+        argv = [FNWM_BIN, "startworkermanager", "--dir", self.cfg_dir,
+                "--port", "0", "--python", self.python] + list(args)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=self._log,
+                                     env=e, cwd=self.tmp)
+
+        def listening():
+            m = LISTEN_RE.search(self.log())
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                raise AssertionError("fnwm exited %s before listening:\n%s"
+                                     % (self.proc.returncode, self.log()))
+            return None
+        m = wait_for(listening, T(10), "the 'listening on' line")
+        self.port = int(m.group(2))
+        return self
+
+    def log(self):
+        raw = _read(self.log_path)
+        return raw.decode("utf-8", "replace") if raw else ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    async def wait_exit(self, timeout):
+        await async_wait_for(lambda: not self.alive(), timeout,
+                             "fnwm pid %d to exit" % self.proc.pid)
+        return self.proc.returncode
+
+    # -- clients ------------------------------------------------------------
+
+    async def connect(self, name="client"):
+        ws = await websockets.connect(
+            "ws://127.0.0.1:%d/" % self.port, compression=None,
+            ping_interval=None, max_size=None, open_timeout=T(10),
+            close_timeout=T(2))
+        c = Client(ws, name)
+        self.clients.append(c)
+        return c
+
+    async def client(self, name="client", subscribe=True):
+        """A connected client; with subscribe, one that gets broadcasts.
+
+        A connection accepted in the manager's first moments can stall
+        for good (see test_workers_hub_startup.py, which asserts that it
+        does not): that costs these tests a reconnection, recorded in
+        self.stalls and reported as a warning, not their subject."""
+        for attempt in range(3):
+            c = await self.connect(name)
+            m = c.mark()
+            # Broadcasts reach only clients that sent a real command.
+            await c.send("worker_status" if subscribe else "ping")
+            try:
+                await c.wait(lambda x: x == "pong" or
+                             is_type("worker_status")(x), T(3), m)
+            except AssertionError:
+                self.stalls.append(name)
+                await c.close()
+                self.clients.remove(c)
+                continue
+            if not subscribe:
+                del c.msgs[m:]
+                del c.times[m:]
+                del c.walls[m:]
+            return c
+        raise AssertionError("%s: no answer on 3 connections" % name)
+
+    async def close_clients(self):
+        await asyncio.gather(*(c.close() for c in self.clients))
+        self.clients = []
+
+    def run(self, coro, timeout=120):
+        run(coro, timeout, self)
+
+    # -- worker files ---------------------------------------------------------
+
+    def path(self, uuid, suffix):
+        return os.path.join(self.workers_dir, "worker_%s%s" % (uuid, suffix))
+
+    def data_dir(self, uuid):
+        return os.path.join(self.workers_dir, "worker_%s" % uuid)
+
+    def files_of(self, uuid):
+        pre = "worker_%s" % uuid
+        return sorted(n for n in os.listdir(self.workers_dir)
+                      if n == pre or n.startswith(pre + "."))
+
+    # -- operations (request, then wait for the end of the transcript) ------
+
+    async def new_worker(self, c, timeout=None, **kwargs):
+        """Creates a worker (in_venv false unless given); returns
+        (uuid, transcript of c)."""
+        kwargs.setdefault("in_venv", False)
+        m = c.mark()
+        await c.send({"type": "new_worker", "kwargs": kwargs})
+        i = await c.wait(lambda x: is_type("worker_created")(x) or
+                         is_type("error")(x), timeout or T(10), m,
+                         "worker_created")
+        if c.msgs[i]["type"] == "error":
+            raise AssertionError("new_worker failed: %s" % c.msgs[i])
+        uuid = c.msgs[i]["uuid"]
+        self.uuids.add(uuid)
+        j = await c.wait(is_reset, T(5), i + 1, "the reset after creation")
+        return uuid, c.msgs[m:j + 1]
+
+    async def op(self, c, type_, uuid, end, timeout):
+        """Sends {"type": type_, "workerid": uuid}; waits for end(msg) and
+        the reset that follows it. Returns (transcript, end message)."""
+        m = c.mark()
+        await c.send({"type": type_, "workerid": uuid})
+        i = await c.wait(end, timeout, m, "end of %s" % type_)
+        j = await c.wait(is_reset, T(5), i + 1, "reset after %s" % type_)
+        return c.msgs[m:j + 1], c.msgs[i]
+
+    async def set_active(self, c, uuid, timeout=None):
+        """set_active until set_worker or error; returns (transcript, msg)."""
+        return await self.op(
+            c, "set_active", uuid,
+            lambda x: is_type("set_worker")(x) or is_type("error")(x),
+            timeout or T(30))
+
+    async def activate(self, c, uuid, timeout=None):
+        """set_active that must succeed; returns the set_worker data."""
+        tr, last = await self.set_active(c, uuid, timeout)
+        assert last["type"] == "set_worker", short(tr)
+        return last["data"]
+
+    async def stop_worker(self, c, uuid, timeout=None):
+        m = c.mark()
+        await c.send({"type": "stop_worker", "workerid": uuid})
+        # Stopping worker. ... reset
+        i = await c.wait(lambda x: is_progress(x) and
+                         x["message"] == "Stopping worker.", T(5), m,
+                         "Stopping worker.")
+        j = await c.wait(lambda x: is_reset(x) or is_type("error")(x),
+                         timeout or T(30), i + 1, "reset after stop_worker")
+        return c.msgs[m:j + 1]
+
+    async def created_worker(self, c, **kwargs):
+        uuid, _ = await self.new_worker(c, **kwargs)
+        return uuid
+
+    async def running_worker(self, c, **kwargs):
+        """A created and activated worker: (uuid, worker pid)."""
+        uuid = await self.created_worker(c, **kwargs)
+        data = await self.activate(c, uuid)
+        pids = await wait_worker_pids(uuid, 1)
+        assert data["pid"] == pids[0], (data, pids)
+        return uuid, pids[0]
+
+    # -- teardown -----------------------------------------------------------
+
+    def finish(self):
+        problems = []
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(T(25))
+            except subprocess.TimeoutExpired:
+                problems.append("fnwm did not exit on SIGTERM (killed)")
+                self.proc.kill()
+                self.proc.wait()
+        # Monitors first (they would restart workers), then the rest,
+        # until nothing of this config dir remains.
+        deadline = time.monotonic() + T(10)
+        while True:
+            kill_all(monitor_pids(workers_dir=self.workers_dir))
+            for u in self.uuids:
+                kill_all(monitor_pids(u))
+            left = leftovers(self.cfg_dir)
+            for u in self.uuids:
+                left += worker_pids(u)
+            if not left:
+                break
+            kill_all(left)
+            if time.monotonic() > deadline:
+                problems.append("processes survived SIGKILL: %s" % left)
+                break
+            time.sleep(0.05)
+        if self._log is not None:
+            self._log.close()
+        if self.stalls:
+            warnings.warn("fnwm hub: %d fresh connection(s) stalled "
+                          "without an answer (reconnected): %s"
+                          % (len(self.stalls), self.stalls))
+        text = self.log()
+        # Shown by pytest only when the test fails.
+        print("---- fnwm stderr (tail) ----\n" + text[-12000:])
+        for marker in SANITIZER_MARKERS:
+            if marker in text:
+                problems.append("sanitizer report (%s):\n%s"
+                                % (marker, text[-20000:]))
+                break
+        return problems
+
+
+@pytest.fixture
+def harness(tmp_path):
+    h = WorkerHarness(tmp_path)
+    yield h
+    problems = h.finish()
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+async def wait_worker_pids(uuid, n, timeout=None):
+    """Waits until exactly n worker processes of uuid exist; returns them."""
+    got = []
+
+    def cond():
+        got[:] = worker_pids(uuid)
+        return len(got) == n
+    await async_wait_for(cond, timeout or T(15),
+                         "%d worker process(es) of %s (have %s)"
+                         % (n, uuid, got))
+    return list(got)
+
+
+async def wait_gone(pids, timeout, what="processes"):
+    await async_wait_for(lambda: not [p for p in pids if pid_alive(p)],
+                         timeout, "%s %s to be gone" % (what, pids))
+
+
+def assert_reset(m):
+    assert is_reset(m), "expected a reset progress, got %r" % (m,)
+    assert m.get("status") == "info", m
