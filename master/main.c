@@ -136,7 +136,7 @@ drain_cb(struct ev_loop *l, ev_timer *t, int revents)
 	struct monitor *m;
 
 	/* Workers first: every monitor stops its worker, then exits. */
-	if (monitors_running() > 0) {
+	if (monitors_running() > 0 || ops_pending() > 0) {
 		if (waited < mon_deadline)
 			return;
 		if (!monitors_killed) {
@@ -174,7 +174,7 @@ master_leave(const char *why, int keep_workers)
 	                 : "shutting down",
 	    why);
 	notify_stopping();
-	ops_cancel_all();
+	ops_wind_down();
 	if (keep_workers)
 		monitors_detach_all();
 	else

@@ -355,7 +355,8 @@ struct op {
 	int phase;
 	int sub; /* the stop phase's own step */
 	ev_timer deadline;
-	int expired; /* the deadline fired */
+	int expired;   /* the deadline fired */
+	int preempted; /* a stop or delete cancels this one */
 	ev_timer retry;
 	int32_t old_pid;
 	char runstate[256];
@@ -378,8 +379,11 @@ void ops_init(struct ev_loop *, const struct fnwm_config *);
 void ops_submit(enum op_kind, const char *uuid, uint64_t client);
 /* Something about uuid changed: let its operation look again. */
 void ops_kick(const char *uuid);
-/* Drops every operation (shutdown). */
+/* Drops every operation (teardown). */
 void ops_cancel_all(void);
+/* Shutdown: cancels what may be cancelled, so it cleans up. */
+void ops_wind_down(void);
+size_t ops_pending(void);
 /* Progress and error to an operation's requester, if still there. */
 void
 ops_progress(struct op *, const char *message, double progress, int blocking);

@@ -33,6 +33,8 @@ enum {
 	P_CONTACT,    /* waiting for the worker to answer */
 	P_REMOVE,
 	P_RM_WAIT,
+	P_CLEANUP,  /* a failed creation: its monitor exits, files go */
+	P_MON_EXIT, /* waiting for the operation's monitor to exit */
 	P_DONE,
 };
 
@@ -391,6 +393,17 @@ op_activate(struct op *op)
 		}
 		/* FALLTHROUGH */
 	case P_UPGRADE:
+		if (op->phase == P_UPGRADE && op->preempted) {
+			/* A stop or delete came: its exit cancels the step. */
+			m->want_up = 0;
+			(void)monitors_stop_cmd(m, FNWM_MSG_CMD_EXIT);
+			ops_error(op,
+			    "Could not activate worker with id %s. "
+			    "Cancelled by a stop.",
+			    m->uuid);
+			ops_reset(op);
+			return (1);
+		}
 		if (op->phase == P_UPGRADE && !venv_run_steps(op))
 			return (0);
 		ops_progress(op, "Starting worker.", 0.4, 1);
@@ -678,19 +691,46 @@ static void
 op_create_failed(struct op *op, const char *why)
 {
 	struct monitor *m = op->mon;
-	char *dir;
 
 	ops_error(op, "new_worker: could not create worker %s: %s", m->uuid,
 	    why);
 	ops_progress(op, "", 1.0, 0);
+	/* Its exit cancels a running step (the whole process group). */
 	(void)monitors_stop_cmd(m, FNWM_MSG_CMD_EXIT);
-	if (op->made_dir) {
-		/* Nothing half-made stays behind. */
-		dir = launch_data_dir(ops_cfg, m->uuid, op->json);
-		op_rm_dir(op, dir);
-		free(dir);
+	op->phase = P_CLEANUP;
+}
+
+/*
+ * After a failed or cancelled creation: once the monitor is gone, its
+ * lock and status files and the half-made data dir go too. 1 when done.
+ */
+static int
+op_create_cleanup(struct op *op)
+{
+	static const char *suffixes[] = { ".lock", ".run.lock", ".status",
+		".sock", ".runstate", ".p", NULL };
+	struct monitor *m = op->mon;
+	char *path, *dir;
+	int i;
+
+	if (op->phase == P_CLEANUP) {
+		if (m->pid > 0)
+			return (0);
+		for (i = 0; suffixes[i] != NULL; i++) {
+			path = xasprintf("%s/worker_%s%s", ops_cfg->workers_dir,
+			    m->uuid, suffixes[i]);
+			(void)unlink(path);
+			free(path);
+		}
+		if (op->made_dir) {
+			/* Nothing half-made stays behind. */
+			dir = launch_data_dir(ops_cfg, m->uuid, op->json);
+			op_rm_dir(op, dir);
+			free(dir);
+		}
+		op->phase = P_RM_WAIT;
 	}
-	op->phase = P_RM_WAIT;
+	return (op->rm_pid > 0 ? 0 : 1);
 }
 
 static int
@@ -708,12 +748,12 @@ op_create(struct op *op)
 		if (registry_json_exists(m->uuid)) {
 			op->made_dir = 0;
 			op_create_failed(op, "it already exists");
-			return (1);
+			return (op_create_cleanup(op));
 		}
 		if (monitors_start_entry(m, op->json, &cause) == -1) {
 			op_create_failed(op, cause);
 			free(cause);
-			return (op->rm_pid > 0 ? 0 : 1);
+			return (op_create_cleanup(op));
 		}
 		dir = launch_data_dir(ops_cfg, m->uuid, op->json);
 		venv_plan_create(op, dir, 1);
@@ -721,11 +761,15 @@ op_create(struct op *op)
 		op->phase = P_STEPS;
 		/* FALLTHROUGH */
 	case P_STEPS:
+		if (op->preempted) {
+			op_create_failed(op, "cancelled");
+			return (op_create_cleanup(op));
+		}
 		if (!venv_run_steps(op))
 			return (0);
 		if (op->steps_failed) {
 			op_create_failed(op, op->fail_summary);
-			return (op->rm_pid > 0 ? 0 : 1);
+			return (op_create_cleanup(op));
 		}
 		dir = launch_data_dir(ops_cfg, m->uuid, op->json);
 		venv = xasprintf("%s/.venv", dir);
@@ -744,7 +788,7 @@ op_create(struct op *op)
 			free(path);
 			op_create_failed(op, cause);
 			free(cause);
-			return (op->rm_pid > 0 ? 0 : 1);
+			return (op_create_cleanup(op));
 		}
 		free(path);
 		ops_progress(op, "Creating new worker.", 1.0, 1);
@@ -762,10 +806,14 @@ op_create(struct op *op)
 		log_info("worker %s: created in a virtual environment",
 		    m->uuid);
 		registry_refresh_now(m->uuid);
-		return (1);
+		/* The next operation starts once this monitor is gone. */
+		op->phase = P_MON_EXIT;
+		return (m->pid <= 0);
+	case P_MON_EXIT:
+		return (m->pid <= 0);
 	default:
-		/* P_RM_WAIT after a failure */
-		return (op->rm_pid > 0 ? 0 : 1);
+		/* P_CLEANUP / P_RM_WAIT after a failure */
+		return (op_create_cleanup(op));
 	}
 }
 
@@ -810,17 +858,23 @@ op_repair(struct op *op)
 		free(dir);
 		op->phase = P_STEPS;
 		/* FALLTHROUGH */
+	case P_MON_EXIT:
+		return (m->pid <= 0);
 	default:
-		if (!venv_run_steps(op))
+		if (!op->preempted && !venv_run_steps(op))
 			return (0);
-		if (op->steps_failed)
+		if (op->preempted)
+			ops_error(op, "could not repair worker %s: cancelled",
+			    m->uuid);
+		else if (op->steps_failed)
 			ops_error(op, "could not repair worker %s: %s", m->uuid,
 			    op->fail_summary);
 		else
 			ops_progress(op, "Worker repaired.", 1.0, 1);
 		ops_reset(op);
 		(void)monitors_stop_cmd(m, FNWM_MSG_CMD_EXIT);
-		return (1);
+		op->phase = P_MON_EXIT;
+		return (m->pid <= 0);
 	}
 }
 
@@ -864,6 +918,9 @@ ops_run(struct monitor *m)
 	struct op *op;
 
 	while ((op = TAILQ_FIRST(&m->ops)) != NULL) {
+		/* Never talk to a monitor on its way out: wait for it. */
+		if (op->phase == P_BEGIN && m->exiting && m->pid > 0)
+			break;
 		if (!op_step(op))
 			break;
 		TAILQ_REMOVE(&m->ops, op, entry);
@@ -913,6 +970,13 @@ ops_submit(enum op_kind kind, const char *uuid, uint64_t client)
 	op->retry.data = op;
 	ev_child_init(&op->rmw, op_rm_cb, 0, 0);
 	op->rmw.data = op;
+	/* A stop or delete does not wait behind a long preparation step. */
+	if ((kind == OP_STOP || kind == OP_DELETE) && !TAILQ_EMPTY(&m->ops)) {
+		struct op *head = TAILQ_FIRST(&m->ops);
+
+		if (head->phase == P_UPGRADE || head->phase == P_STEPS)
+			head->preempted = 1;
+	}
 	TAILQ_INSERT_TAIL(&m->ops, op, entry);
 	ops_kick(uuid);
 }
@@ -930,6 +994,47 @@ ops_submit_create(const char *uuid, uint64_t client, json_object *json,
 	op->json = json;
 	op->made_dir = made_dir;
 	op->broadcast = 1;
+}
+
+size_t
+ops_pending(void)
+{
+	struct monitor *m;
+	struct op *op;
+	size_t n = 0;
+
+	TAILQ_FOREACH(m, monitors_list(), entry)
+		TAILQ_FOREACH(op, &m->ops, entry)
+			n++;
+	return (n);
+}
+
+void
+ops_wind_down(void)
+{
+	struct monitor *m;
+	struct op *op, *next;
+
+	/*
+	 * Shutting down: operations not yet begun are dropped; one in a
+	 * preparation step is cancelled and cleans up after itself; the
+	 * others end here.
+	 */
+	TAILQ_FOREACH(m, monitors_list(), entry) {
+		for (op = TAILQ_FIRST(&m->ops); op != NULL; op = next) {
+			next = TAILQ_NEXT(op, entry);
+			if (op == TAILQ_FIRST(&m->ops) &&
+			    (op->phase == P_STEPS || op->phase == P_UPGRADE ||
+			        op->phase == P_CLEANUP ||
+			        op->phase == P_RM_WAIT)) {
+				op->preempted = 1;
+				ops_kick(m->uuid);
+				continue;
+			}
+			TAILQ_REMOVE(&m->ops, op, entry);
+			op_free(op);
+		}
+	}
 }
 
 void
