@@ -134,16 +134,20 @@ worker_child_setup(struct mon *m, int logfd, int errfd)
 		(void)!write(errfd, &e, sizeof e);
 		_exit(126);
 	}
+	setenv("USE_SUBPROCESS_MONITOR", "0", 1);
+	unsetenv("SUBPROCESS_MONITOR_PID");
+	unsetenv("SUBPROCESS_MONITOR_PORT");
+	unsetenv("SUBPROCESS_MONITOR_HOST");
+	/*
+	 * Limits last: nothing may allocate after RLIMIT_AS is lowered (a
+	 * sanitizer's allocator, for one, would fail to map).
+	 */
 	if (worker_apply_limits(m) == -1) {
 		int e = errno;
 
 		(void)!write(errfd, &e, sizeof e);
 		_exit(126);
 	}
-	setenv("USE_SUBPROCESS_MONITOR", "0", 1);
-	unsetenv("SUBPROCESS_MONITOR_PID");
-	unsetenv("SUBPROCESS_MONITOR_PORT");
-	unsetenv("SUBPROCESS_MONITOR_HOST");
 }
 
 static int
