@@ -13,8 +13,9 @@
  */
 int fnwm_parse_int(const char *s, long long min, long long max, long long *out);
 
-/* Milliseconds of CLOCK_MONOTONIC. */
+/* Milliseconds and microseconds of CLOCK_MONOTONIC. */
 uint64_t fnwm_now_ms(void);
+uint64_t fnwm_now_us(void);
 
 /*
  * Whether id is a worker id that may become part of a file name:

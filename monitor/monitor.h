@@ -60,6 +60,7 @@ struct mon {
 	uint64_t started_ms; /* monotonic, at spawn */
 	uint64_t since_wall_ms;
 	uint64_t started_wall_ms;  /* the worker process's start */
+	uint64_t exited_us;        /* monotonic µs of the last exit, 0 none */
 	uint32_t next_start_in_ms; /* BACKOFF: delay armed */
 	int32_t last_exit;         /* code, or -signal; INT32_MIN none */
 	struct fnwm_stop_cmd stop;

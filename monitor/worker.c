@@ -32,6 +32,8 @@ worker_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	pid_t pid = w->rpid;
 	uint64_t up = fnwm_now_ms() - m->started_ms;
 
+	/* From here to the next fork is the monitor's own restart cost. */
+	m->exited_us = fnwm_now_us();
 	ev_child_stop(loop, w);
 	if (WIFEXITED(w->rstatus)) {
 		a.code = WEXITSTATUS(w->rstatus);
@@ -154,6 +156,7 @@ static int
 worker_spawn(struct mon *m)
 {
 	int pfd[2], logfd, err = 0;
+	uint64_t spawned_us;
 	ssize_t n;
 	pid_t pid;
 
@@ -174,6 +177,7 @@ worker_spawn(struct mon *m)
 		return (-1);
 	}
 	pid = fork();
+	spawned_us = fnwm_now_us();
 	if (pid == -1) {
 		log_warn("fork");
 		close(pfd[0]);
@@ -213,7 +217,12 @@ worker_spawn(struct mon *m)
 		return (0);
 	}
 	m->started_wall_ms = report_wall_ms();
-	log_info("worker started, pid %ld", (long)pid);
+	if (m->exited_us != 0)
+		log_info("worker started, pid %ld, %.3f ms after the last "
+		         "one exited",
+		    (long)pid, (double)(spawned_us - m->exited_us) / 1000.0);
+	else
+		log_info("worker started, pid %ld", (long)pid);
 	files_worker_started(m);
 	return (0);
 }
