@@ -250,6 +250,8 @@ json_object *registry_entry(const char *uuid);
 int registry_is_active(const char *uuid);
 /* The pid of a worker's .p when that process is alive, else 0. */
 pid_t registry_live_pid(const char *uuid);
+/* While on, file events of uuid are handled at once, not debounced. */
+void registry_urgent(const char *uuid, int on);
 /* Probes the worker now (if its .p names a live process). */
 void registry_probe_now(const char *uuid);
 /* Whether worker_<uuid>.json exists, even if it is not valid. */

@@ -270,6 +270,7 @@ op_contact_begin(struct op *op)
 	ev_timer_set(&op->retry, OP_RETRY, OP_RETRY);
 	ev_timer_start(ops_loop, &op->retry);
 	op->phase = P_CONTACT;
+	registry_urgent(op->mon->uuid, 1);
 	registry_probe_now(op->mon->uuid);
 }
 
@@ -901,6 +902,8 @@ op_step(struct op *op)
 static void
 op_free(struct op *op)
 {
+	if (op->phase == P_CONTACT)
+		registry_urgent(op->mon->uuid, 0);
 	ev_timer_stop(ops_loop, &op->deadline);
 	ev_timer_stop(ops_loop, &op->retry);
 	if (op->stopper != NULL)

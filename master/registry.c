@@ -48,6 +48,7 @@ struct worker {
 	pid_t p_pid;     /* 0 when the .p is unparsable */
 	pid_t last_pid;  /* p_pid at the previous refresh */
 	int force_probe; /* probe even if nothing changed (periodic) */
+	int urgent;      /* someone waits for it: no debounce */
 	struct probe *probe;
 	int probe_again;
 	int queued;
@@ -614,6 +615,7 @@ reg_parse_name(const char *name, char *uuid, size_t uuidsz)
 void
 registry_file_event(const char *name)
 {
+	struct worker *w;
 	char uuid[256], safe[300];
 	int r = reg_parse_name(name, uuid, sizeof uuid);
 	size_t n = strlen(name);
@@ -634,7 +636,14 @@ registry_file_event(const char *name)
 		    log_safe(safe, sizeof safe, name, strlen(name)));
 		return;
 	}
-	reg_mark_dirty(reg_get(uuid));
+	w = reg_get(uuid);
+	if (w->urgent) {
+		/* An activation waits for exactly this file: no delay. */
+		reg_refresh(w);
+		reg_pump();
+		return;
+	}
+	reg_mark_dirty(w);
 	if (!ev_is_active(&reg_debounce)) {
 		ev_timer_set(&reg_debounce, reg_cfg->debounce, 0);
 		ev_timer_start(reg_loop, &reg_debounce);
@@ -921,4 +930,13 @@ double
 registry_last_change(void)
 {
 	return (reg_last_change);
+}
+
+void
+registry_urgent(const char *uuid, int on)
+{
+	struct worker *w = reg_find(uuid);
+
+	if (w != NULL)
+		w->urgent = on;
 }
