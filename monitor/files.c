@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,17 +21,16 @@
 #include "fileio.h"
 #include "log.h"
 #include "util.h"
+#include "xmalloc.h"
 #include "monitor.h"
 
 #define LOG_QUIET 1.0 /* s between two size checks of a chatty log */
 
-static int
-files_path(char *dst, const struct mon *m, const char *suffix)
+/* Start-up only: the one place the monitor allocates. */
+static char *
+files_path(const struct mon *m, const char *suffix)
 {
-	int n = snprintf(dst, PATH_MAX, "%s/worker_%s%s", m->workers_dir,
-	    m->uuid, suffix);
-
-	return (n < 0 || n >= PATH_MAX ? -1 : 0);
+	return (xasprintf("%s/worker_%s%s", m->workers_dir, m->uuid, suffix));
 }
 
 int
@@ -38,18 +38,28 @@ files_init(struct mon *m, const char *uuid, const char *workers_dir)
 {
 	if (snprintf(m->uuid, sizeof m->uuid, "%s", uuid) >=
 	        (int)sizeof m->uuid ||
-	    snprintf(m->workers_dir, sizeof m->workers_dir, "%s",
-	        workers_dir) >= (int)sizeof m->workers_dir)
+	    strlen(workers_dir) >= PATH_MAX - sizeof m->uuid - 16)
 		return (-1);
-	if (files_path(m->p_path, m, ".p") == -1 ||
-	    files_path(m->runstate_path, m, ".runstate") == -1 ||
-	    files_path(m->status_path, m, ".status") == -1 ||
-	    files_path(m->lock_path, m, ".lock") == -1 ||
-	    files_path(m->runlock_path, m, ".run.lock") == -1)
-		return (-1);
+	m->workers_dir = xstrdup(workers_dir);
+	m->p_path = files_path(m, ".p");
+	m->runstate_path = files_path(m, ".runstate");
+	m->status_path = files_path(m, ".status");
+	m->lock_path = files_path(m, ".lock");
+	m->runlock_path = files_path(m, ".run.lock");
 	m->lockfd = -1;
 	m->logwatch_fd = -1;
 	return (0);
+}
+
+void
+files_free(struct mon *m)
+{
+	free(m->workers_dir);
+	free(m->p_path);
+	free(m->runstate_path);
+	free(m->status_path);
+	free(m->lock_path);
+	free(m->runlock_path);
 }
 
 int

@@ -330,5 +330,6 @@ main(int argc, char **argv)
 	unlink(m->status_path);
 	ev_loop_destroy(m->loop);
 	close(m->lockfd);
+	files_free(m);
 	return (FNWM_MON_EXIT_OK);
 }

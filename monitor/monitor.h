@@ -72,9 +72,10 @@ struct mon {
 	/* Everything below is the real monitor's, not the state machine's. */
 	struct ev_loop *loop;
 	char uuid[160];
-	char workers_dir[PATH_MAX];
-	char p_path[PATH_MAX], runstate_path[PATH_MAX], status_path[PATH_MAX];
-	char lock_path[PATH_MAX], runlock_path[PATH_MAX];
+	/* Built once at start-up, packed on the heap (fewer dirty pages). */
+	char *workers_dir;
+	char *p_path, *runstate_path, *status_path;
+	char *lock_path, *runlock_path;
 	char log_path[PATH_MAX];
 	char argbuf[FNWM_MSG_MAX];
 	char *argv[FNWM_ARGV_MAX + 1];
@@ -123,6 +124,7 @@ void worker_timers_init(struct mon *);
 /* files.c */
 int files_init(struct mon *, const char *uuid, const char *workers_dir);
 int files_lock(struct mon *);
+void files_free(struct mon *);
 void files_worker_started(struct mon *);
 void files_worker_exited(struct mon *, pid_t, const char *final_runstate);
 void files_write_status(struct mon *);
