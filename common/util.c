@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Number parsing, monotonic time, worker-id checks, fd flags, /proc. */
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <ctype.h>
 #include <errno.h>
@@ -191,4 +193,50 @@ fnwm_child_stdin_null(void)
 		close(fd);
 	}
 	return (0);
+}
+
+pid_t
+fnwm_flock_holder(const char *path)
+{
+	char buf[8192], *line, *nl, *w;
+	struct stat st;
+	unsigned maj, min;
+	unsigned long long ino;
+	long pid;
+	size_t have = 0;
+	ssize_t n;
+	int fd;
+	pid_t found = 0;
+
+	if (stat(path, &st) == -1)
+		return (0);
+	fd = open("/proc/locks", O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return (0);
+	for (;;) {
+		n = read(fd, buf + have, sizeof buf - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		line = buf;
+		while ((nl = strchr(line, '\n')) != NULL) {
+			*nl = '\0';
+			/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF";
+			 * "->" marks a waiter, not a holder. */
+			w = strstr(line, "WRITE");
+			if (strstr(line, "FLOCK") != NULL && w != NULL &&
+			    strstr(line, "->") == NULL &&
+			    sscanf(w + 5, " %ld %x:%x:%llu", &pid, &maj, &min,
+			        &ino) == 4 &&
+			    ino == (unsigned long long)st.st_ino &&
+			    makedev(maj, min) == st.st_dev)
+				found = (pid_t)pid;
+			line = nl + 1;
+		}
+		have = strlen(line);
+		memmove(buf, line, have);
+	}
+	close(fd);
+	return (found);
 }

@@ -42,6 +42,12 @@ int fnwm_proc_alive(pid_t pid, unsigned long long *start_ticks);
 void fnwm_child_reset_signals(void);
 int fnwm_child_stdin_null(void);
 
+/*
+ * The pid holding an exclusive flock on path, from /proc/locks (no lock
+ * is taken to find out, so a holder-to-be is never blocked), or 0.
+ */
+pid_t fnwm_flock_holder(const char *path);
+
 /* Boot time in seconds since the epoch (from /proc/stat), or 0. */
 long long fnwm_boot_time(void);
 

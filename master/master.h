@@ -286,6 +286,7 @@ struct monitor {
 	int respawns;
 	int want_up;      /* the worker should run */
 	unsigned crashes; /* exits other than a clean one */
+	int readopt;      /* tries left to reach a monitor by its socket */
 	int adopted_proc; /* a monitor found running, not our child */
 	int want_known;   /* want_up decided for an adopted monitor */
 	int pidfd;        /* adopted monitor: tells of its death */
@@ -327,6 +328,8 @@ void monitors_gc(void);
 void monitors_free_all(void);
 /* Re-adopts running monitors and monitor-less fnwm workers (start-up). */
 void monitors_adopt_all(void);
+/* Whether a worker fnwm started is alive (it holds its run lock). */
+int monitors_worker_alive(const char *uuid);
 /* Lets go of every monitor, leaving workers running (upgrade path). */
 void monitors_detach_all(void);
 

@@ -33,6 +33,7 @@ static struct ev_loop *mons_loop;
 static const struct fnwm_config *mons_cfg;
 static struct monitor_list mons = TAILQ_HEAD_INITIALIZER(mons);
 static ev_timer mons_reap;
+static ev_timer mons_readopt;
 
 json_object *
 monitors_exit_json(int32_t last_exit)
@@ -238,6 +239,7 @@ mons_close_cb(struct fnwm_chan *ch, int err, void *arg)
 }
 
 static int mons_spawn(struct monitor *, char **cause);
+static int mons_run_lock_held(const char *uuid);
 
 /*
  * The monitor process is gone. st is its wait status when it was our
@@ -281,6 +283,17 @@ mons_gone(struct monitor *m, int st)
 			log_warnx("monitor %s: %s", m->uuid, cause);
 			free(cause);
 		}
+	}
+	/*
+	 * 101: another monitor holds this worker (one still starting up,
+	 * not yet listening): reach it through its socket shortly.
+	 */
+	if (st != -1 && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == FNWM_MON_EXIT_LOCKED &&
+	    !shutdown_in_progress()) {
+		m->readopt = 25;
+		if (!ev_is_active(&mons_readopt))
+			ev_timer_again(mons_loop, &mons_readopt);
 	}
 	m->exiting = 0;
 	registry_refresh_now(m->uuid);
@@ -513,25 +526,44 @@ mons_connect(const char *uuid, int dirfd)
 	hello.pid = (uint32_t)getpid();
 	hello.role = FNWM_ROLE_MASTER;
 	(void)fnwm_chan_send(m->chan, FNWM_MSG_HELLO, &hello, sizeof hello);
+	/*
+	 * Its configuration may never have reached it (its first master
+	 * died first): send it again; running workers are not disturbed.
+	 */
+	{
+		unsigned char buf[FNWM_MSG_MAX];
+		char *cause = NULL;
+		size_t clen;
+
+		if (launch_encode(mons_cfg, uuid, registry_entry(uuid), buf,
+		        FNWM_MSG_MAX - sizeof(struct fnwm_msg_hdr), &clen,
+		        &cause) == 0)
+			(void)monitors_send(m, FNWM_MSG_CMD_CONFIG, buf, clen);
+		else {
+			log_warnx("monitor %s: %s", uuid, cause);
+			free(cause);
+		}
+	}
 	log_info("monitor %s (pid %ld) re-adopted", uuid, (long)cred.pid);
 	return (0);
 }
 
 /* Whether a process holds worker_<uuid>.run.lock: a worker fnwm started. */
+int
+monitors_worker_alive(const char *uuid)
+{
+	return (mons_run_lock_held(uuid));
+}
+
 static int
 mons_run_lock_held(const char *uuid)
 {
 	char *path =
 	    xasprintf("%s/worker_%s.run.lock", mons_cfg->workers_dir, uuid);
-	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW), held = 0;
+	pid_t holder = fnwm_flock_holder(path);
 
 	free(path);
-	if (fd == -1)
-		return (0);
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
-		held = errno == EWOULDBLOCK;
-	close(fd);
-	return (held);
+	return (holder > 0 && fnwm_proc_alive(holder, NULL) == 1);
 }
 
 static void
@@ -542,7 +574,8 @@ mons_adopt_orphan(const char *uuid, void *arg)
 
 	if (monitors_find(uuid) != NULL && monitors_find(uuid)->pid > 0)
 		return;
-	if (registry_live_pid(uuid) <= 0 || !mons_run_lock_held(uuid))
+	/* The run lock says a worker lives, .p or not (it may be starting). */
+	if (!mons_run_lock_held(uuid))
 		return;
 	/* Its monitor died with the master: a new one adopts the worker. */
 	m = monitors_get(uuid);
@@ -554,6 +587,31 @@ mons_adopt_orphan(const char *uuid, void *arg)
 		log_info("worker %s was running unsupervised; a monitor "
 		         "adopts it",
 		    uuid);
+}
+
+static int mons_connect(const char *uuid, int dirfd);
+
+static void
+mons_readopt_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct monitor *m;
+	int dirfd, left = 0;
+
+	dirfd = open(mons_cfg->workers_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	TAILQ_FOREACH(m, &mons, entry) {
+		if (m->readopt <= 0)
+			continue;
+		if (m->pid > 0 ||
+		    (dirfd != -1 && mons_connect(m->uuid, dirfd) == 0 &&
+		        m->pid > 0))
+			m->readopt = 0;
+		else if (--m->readopt > 0)
+			left++;
+	}
+	if (dirfd != -1)
+		close(dirfd);
+	if (left == 0)
+		ev_timer_stop(loop, t);
 }
 
 void
@@ -618,6 +676,7 @@ monitors_init(struct ev_loop *loop, const struct fnwm_config *cfg)
 	mons_loop = loop;
 	mons_cfg = cfg;
 	ev_timer_init(&mons_reap, mons_reap_cb, 0, 0);
+	ev_timer_init(&mons_readopt, mons_readopt_cb, 0, 0.2);
 }
 
 void
@@ -626,6 +685,7 @@ monitors_free_all(void)
 	struct monitor *m;
 
 	ev_timer_stop(mons_loop, &mons_reap);
+	ev_timer_stop(mons_loop, &mons_readopt);
 	while ((m = TAILQ_FIRST(&mons)) != NULL) {
 		TAILQ_REMOVE(&mons, m, entry);
 		if (m->pid > 0 && !m->adopted_proc)

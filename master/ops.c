@@ -170,7 +170,9 @@ op_stop_step(struct op *op)
 	case 0:
 		m->want_up = 0;
 		op_send_ws_stop(op);
-		if (m->pid <= 0 && registry_live_pid(m->uuid) > 0) {
+		if (m->pid <= 0 &&
+		    (registry_live_pid(m->uuid) > 0 ||
+		        monitors_worker_alive(m->uuid))) {
 			/* Running without us: a monitor adopts it first. */
 			if (monitors_start(m, &cause) == -1) {
 				log_warnx("worker %s: %s", m->uuid, cause);
@@ -185,7 +187,8 @@ op_stop_step(struct op *op)
 		op->sub = 1;
 		return (0);
 	case 1:
-		if (m->pid <= 0 && registry_live_pid(m->uuid) == 0)
+		if (m->pid <= 0 && registry_live_pid(m->uuid) == 0 &&
+		    !monitors_worker_alive(m->uuid))
 			return (1);
 		if (!op_expired(op))
 			return (0);
@@ -365,6 +368,20 @@ op_activate(struct op *op)
 			return (1);
 		}
 		if (registry_is_active(m->uuid)) {
+			/*
+			 * Answering already: make sure it stays up, under a
+			 * monitor (adopting it if it has none) and with no
+			 * stop of an earlier master still running.
+			 */
+			m->want_up = 1;
+			if (m->pid <= 0 ||
+			    (m->have_st && m->st.state == FNWM_WS_STOPPING)) {
+				if (monitors_start(m, &cause) == -1) {
+					log_warnx("worker %s: %s", m->uuid,
+					    cause);
+					free(cause);
+				}
+			}
 			op->sub = 1;
 			op_contact_begin(op);
 			return (op_contact_step(op));
@@ -582,7 +599,7 @@ static void
 op_remove_files(struct op *op)
 {
 	static const char *suffixes[] = { ".p", ".runstate", ".json", ".status",
-		".run.lock", ".lock", NULL };
+		".run.lock", ".lock", ".sock", NULL };
 	const char *uuid = op->mon->uuid;
 	char *path, *dir;
 	struct stat st;

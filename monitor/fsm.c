@@ -30,7 +30,18 @@ act_spawn(struct mon *m, const struct mon_evarg *a)
 {
 	m->want_start = 0;
 	m->ops->disarm(m, MON_T_BACKOFF);
-	if (m->ops->spawn(m) == -1) {
+	switch (m->ops->spawn(m)) {
+	case 1:
+		/* Found running and adopted: no start of ours to time. */
+		return (FNWM_WS_RUNNING);
+	case -1:
+		break;
+	default:
+		m->started_ms = m->ops->now();
+		m->ops->arm(m, MON_T_HEALTHY, m->pcfg.healthy_ms);
+		return (FNWM_WS_STARTING);
+	}
+	{
 		/* Not fatal: try again after a backoff delay (s6 does too). */
 		uint32_t delay;
 		enum policy_verdict v = policy_on_exit(&m->pcfg, &m->pst,
@@ -42,9 +53,6 @@ act_spawn(struct mon *m, const struct mon_evarg *a)
 		m->next_start_in_ms = delay;
 		return (FNWM_WS_BACKOFF);
 	}
-	m->started_ms = m->ops->now();
-	m->ops->arm(m, MON_T_HEALTHY, m->pcfg.healthy_ms);
-	return (FNWM_WS_STARTING);
 }
 
 /* A start asked for by the master: a fresh tally, then spawn. */

@@ -36,7 +36,7 @@ struct mon;
 
 /* Side effects of the state machine, so tests can drive it with fakes. */
 struct mon_ops {
-	int (*spawn)(struct mon *);        /* 0, or -1: could not start */
+	int (*spawn)(struct mon *);        /* 0 started, 1 adopted, -1 failed */
 	void (*signal)(struct mon *, int); /* to the worker's group */
 	void (*arm)(struct mon *, enum mon_timer, uint32_t ms);
 	void (*disarm)(struct mon *, enum mon_timer);

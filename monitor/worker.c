@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <errno.h>
@@ -164,6 +165,12 @@ worker_spawn(struct mon *m)
 		log_warnx("cannot start: no configuration from the master");
 		return (-1);
 	}
+	/*
+	 * A worker of this uuid already runs (one whose monitor died while
+	 * it started, say): take it over rather than start a second one.
+	 */
+	if (worker_adopt(m) == 1)
+		return (1);
 	/* Whatever a dead worker left would stop a real one starting. */
 	files_worker_exited(m, 0, NULL);
 	logfd = open(m->log_path,
@@ -296,18 +303,27 @@ worker_adopt(struct mon *m)
 	long long btime = fnwm_boot_time();
 	long hz = sysconf(_SC_CLK_TCK);
 	pid_t pid = files_read_pid(m, &mtime);
-	int fd, lfd;
+	int fd, lfd, by_lock = 0;
 
-	if (pid <= 0)
-		return (0);
+	if (pid <= 0) {
+		/*
+		 * No .p yet (it was still starting): the run lock names the
+		 * worker that holds it.
+		 */
+		pid = fnwm_flock_holder(m->runlock_path);
+		if (pid <= 0)
+			return (0);
+		by_lock = 1;
+	}
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd == -1)
 		return (0);
 	/* pidfd first, start time second: a reuse after this is seen. */
 	if (fnwm_proc_alive(pid, &start) != 1 ||
-	    (btime > 0 && hz > 0 &&
+	    (!by_lock && btime > 0 && hz > 0 &&
 	        btime + (long long)(start / (unsigned long)hz) >
-	            (long long)mtime.tv_sec + 2)) {
+	            (long long)mtime.tv_sec + 2) ||
+	    (by_lock && fnwm_flock_holder(m->runlock_path) != pid)) {
 		close(fd);
 		return (0);
 	}
