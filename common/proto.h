@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#define FNWM_PROTO_VERSION 4
+#define FNWM_PROTO_VERSION 5
 #define FNWM_MSG_MAX       8192 /* whole frame, header included */
 
 /* The fd on which a monitor finds its end of the socketpair. */
@@ -73,7 +73,7 @@ enum fnwm_worker_state {
 
 struct fnwm_state_msg {
 	uint16_t state;         /* enum fnwm_worker_state */
-	uint16_t adopted;       /* 1: worker not started by this monitor */
+	uint16_t flags;         /* FNWM_STATE_* */
 	int32_t pid;            /* worker pid, 0 when none */
 	uint32_t restarts;      /* restarts done by the policy */
 	int32_t last_exit;      /* exit code, or -signal; FNWM_EXIT_* */
@@ -85,6 +85,11 @@ struct fnwm_state_msg {
 /* last_exit values that are not an exit code or -signal. */
 #define FNWM_EXIT_NONE    INT32_MIN       /* it never exited */
 #define FNWM_EXIT_UNKNOWN (INT32_MIN + 1) /* adopted: exited, how unknown */
+
+/* fnwm_state_msg.flags */
+#define FNWM_STATE_ADOPTED 0x1 /* worker not started by this monitor */
+#define FNWM_STATE_RESTART 0x2 /* stopping, to start again */
+#define FNWM_STATE_EXIT    0x4 /* stopping, then the monitor exits */
 
 struct fnwm_exit_msg {
 	int32_t pid;

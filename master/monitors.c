@@ -140,7 +140,7 @@ mons_event(struct monitor *m, const struct fnwm_state_msg *st)
 	json_object_object_add(o, "pid",
 	    st->pid > 0 ? json_object_new_int(st->pid) : NULL);
 	json_object_object_add(o, "adopted",
-	    json_object_new_boolean(st->adopted));
+	    json_object_new_boolean(st->flags & FNWM_STATE_ADOPTED));
 	json_object_object_add(o, "restarts",
 	    json_object_new_int64(st->restarts));
 	json_object_object_add(o, "last_exit",
@@ -182,12 +182,15 @@ mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 			/* A monitor found running: keep what it was doing. */
 			m->want_up = st->state == FNWM_WS_STARTING ||
 			    st->state == FNWM_WS_RUNNING ||
-			    st->state == FNWM_WS_BACKOFF;
+			    st->state == FNWM_WS_BACKOFF ||
+			    (st->state == FNWM_WS_STOPPING &&
+			        (st->flags & FNWM_STATE_RESTART));
 			m->want_known = 1;
 		}
 		log_info("worker %s: %s%s, pid %d, %u restarts", m->uuid,
 		    monitors_state_name(st->state),
-		    st->adopted ? " (adopted)" : "", st->pid, st->restarts);
+		    st->flags & FNWM_STATE_ADOPTED ? " (adopted)" : "", st->pid,
+		    st->restarts);
 		mons_event(m, st);
 		notify_status();
 		registry_refresh_now(m->uuid);
@@ -472,7 +475,9 @@ monitors_kill(struct monitor *m)
 	log_warnx("monitor %s did not finish in time: SIGKILL", m->uuid);
 	m->exiting = 1;
 	if (m->have_st && m->st.pid > 0)
-		(void)kill(m->st.adopted ? m->st.pid : -m->st.pid, SIGKILL);
+		(void)kill(m->st.flags & FNWM_STATE_ADOPTED ? m->st.pid
+		                                            : -m->st.pid,
+		    SIGKILL);
 	(void)kill(m->pid, SIGKILL);
 }
 

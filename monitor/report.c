@@ -34,7 +34,9 @@ report_state(struct mon *m)
 	m->since_wall_ms = now;
 	memset(&st, 0, sizeof st);
 	st.state = (uint16_t)m->state;
-	st.adopted = (uint16_t)m->adopted;
+	st.flags = (uint16_t)((m->adopted ? FNWM_STATE_ADOPTED : 0) |
+	    (m->want_start ? FNWM_STATE_RESTART : 0) |
+	    (m->want_exit ? FNWM_STATE_EXIT : 0));
 	st.pid = (int32_t)m->pid;
 	st.restarts = m->pst.restarts;
 	st.last_exit = m->last_exit;

@@ -68,8 +68,11 @@ def test_notify_ready_status_watchdog_stopping(fnwm, tmp_path):
                          if s == "WATCHDOG=1" and t > t0]) >= 5)[1],
                  T(10), what="5 watchdog pings")
         pings = [t for t, s in nl.msgs if s == "WATCHDOG=1" and t > t0]
-        gaps = [b - a for a, b in zip(pings, pings[1:])]
-        assert all(0.1 < g < 0.6 * (3 if T(1) > 1 else 1) for g in gaps), gaps
+        gaps = sorted(b - a for a, b in zip(pings, pings[1:]))
+        # Every WatchdogSec/2 (0.25 s): never a burst; the typical gap is
+        # the cadence (a loaded machine may delay one now and then).
+        assert gaps[0] > 0.1, gaps
+        assert 0.2 <= gaps[len(gaps) // 2] <= 0.35 * T(1), gaps
         assert ready[0][0] <= status[0][0]
         m.signal(signal.SIGTERM)
         nl.wait(lambda s: s == "STOPPING=1", T(10))

@@ -685,7 +685,7 @@ def start_worker(w, m, timeout=None, **opts):
     m.config(w.argv(**opts), w.log, **policy)
     m.start()
     st = m.expect_state(WS_STARTING, timeout)
-    assert st.pid > 0 and st.adopted == 0, st
+    assert st.pid > 0 and st.flags == 0, st
     wait_for(lambda: w.p_pid() == st.pid, T(5), what="the worker's .p")
     return st
 

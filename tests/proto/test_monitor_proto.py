@@ -357,7 +357,7 @@ def test_happy_path(w):
     assert hello.type == MSG_HELLO and hello.state == WS_DOWN
     assert hello.role == ROLE_MONITOR and hello.pid == m.pid
     st0 = m.frames[1]
-    assert (st0.state, st0.pid, st0.adopted, st0.restarts,
+    assert (st0.state, st0.pid, st0.flags, st0.restarts,
             st0.last_exit) == (WS_DOWN, 0, 0, 0, INT32_MIN), st0
     assert abs(st0.since_ms - time.time() * 1000) < T(5) * 1000
 
@@ -367,7 +367,7 @@ def test_happy_path(w):
     m.config(argv, w.log, restart=RESTART_ON_FAILURE, healthy_ms=10000,
              backoff_initial_ms=50, backoff_max_ms=200)
     m.start()
-    st = m.expect_state(WS_STARTING, adopted=0, restarts=0)
+    st = m.expect_state(WS_STARTING, flags=0, restarts=0)
     assert st.pid > 0 and pid_alive(st.pid)
     wait_for(lambda: w.p_pid() == st.pid, T(5), what="the worker's .p")
     assert proc_cmdline(st.pid) == argv
@@ -693,7 +693,7 @@ def test_new_master_attaches_through_sock(w):
     n = m.connect_control()
     hello, cur = n.handshake()
     assert hello.state in (WS_STARTING, WS_RUNNING)
-    assert (cur.pid, cur.adopted) == (st.pid, 0)
+    assert (cur.pid, cur.flags) == (st.pid, 0)
     n.stop(0, 1000)
     n.expect_state(WS_STOPPING, pid=st.pid)
     n.expect(MSG_MON_EXIT, pid=st.pid, signal=signal.SIGTERM)
@@ -753,7 +753,7 @@ def test_adoption(w):
     pid = _orphan_a_worker(w)
     b = w.monitor(handshake=False)
     st = b.expect_state(WS_RUNNING, skip=(MSG_HELLO,))
-    assert (st.pid, st.adopted) == (pid, 1), st
+    assert (st.pid, st.flags) == (pid, 1), st
     b.expect_none(T(0.3))
     assert workers_of(w.uuid) == [pid]  # no second worker
     status = w.status()
@@ -765,7 +765,7 @@ def test_adoption(w):
     b.expect_state(WS_STOPPING, skip=(MSG_HELLO, MSG_MON_STATE), pid=pid)
     # Not our child: we learn that it ended, not how.
     b.expect(MSG_MON_EXIT, pid=pid, code=-1, signal=0)
-    b.expect_state(WS_DOWN, pid=0, adopted=0)
+    b.expect_state(WS_DOWN, pid=0, flags=0)
     assert not pid_alive(pid)
     b.exit(0, 0)
     b.expect_eof()
@@ -779,7 +779,7 @@ def test_adoption_hello_first(w):
     b = w.monitor(handshake=False)
     hello, st = b.handshake()
     assert hello.state == WS_RUNNING
-    assert (st.state, st.pid, st.adopted) == (WS_RUNNING, pid, 1)
+    assert (st.state, st.pid, st.flags) == (WS_RUNNING, pid, 1)
 
 
 def test_stale_p_not_adopted(w):
@@ -788,7 +788,7 @@ def test_stale_p_not_adopted(w):
         f.write("%d" % 2 ** 22)  # above any pid_max default: no such pid
     m = w.monitor()
     hello, st = m.frames[0], m.frames[1]
-    assert hello.state == WS_DOWN and (st.state, st.adopted) == (WS_DOWN, 0)
+    assert hello.state == WS_DOWN and (st.state, st.flags) == (WS_DOWN, 0)
     st = start_worker(w, m)
     assert workers_of(w.uuid) == [st.pid]
 
