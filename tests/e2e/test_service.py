@@ -17,6 +17,10 @@ import websockets
 from conftest import (T, FAST_CONFIG, connect, recv_until, request_status,
                       wait_for, http_exchange)
 
+# Workers here must stop within the teardown's wait.
+WORKER_CONFIG = {"fnwm": dict(FAST_CONFIG["fnwm"], stop_timeout=2,
+                              kill_timeout=1)}
+
 WORKER_TREE = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "worker")
 
@@ -150,7 +154,7 @@ async def _create_and_start(ws, kwargs):
 
 
 async def test_worker_resource_limits(fnwm, tmp_path):
-    m = fnwm.start(config=FAST_CONFIG, args=["--python", "/usr/bin/python3"],
+    m = fnwm.start(config=WORKER_CONFIG, args=["--python", "/usr/bin/python3"],
                    extra_env=_worker_env(tmp_path))
     ws = await connect(m.url)
     limits = {"nofile": 321, "as": 3000000000, "cpu": 7200, "core": 0,
@@ -179,6 +183,9 @@ async def test_worker_resource_limits(fnwm, tmp_path):
     assert sw["type"] == "error", sw
     assert "RLIMIT_NOFILE" in sw["message"], sw
     await ws.send(json.dumps({"type": "stop_worker", "workerid": uuid}))
+    # The reset after "Stopping worker.", not an earlier operation's.
+    await recv_until(ws, lambda x: x.get("type") == "progress"
+                     and x["message"] == "Stopping worker.", timeout=T(30))
     await recv_until(ws, lambda x: x.get("type") == "progress"
                      and x["message"] == "", timeout=T(30))
     await ws.close()
@@ -273,7 +280,7 @@ def parse_prometheus(text):
 
 
 async def test_healthz_and_metrics(fnwm, tmp_path):
-    m = fnwm.start(config=FAST_CONFIG, args=["--python", "/usr/bin/python3"],
+    m = fnwm.start(config=WORKER_CONFIG, args=["--python", "/usr/bin/python3"],
                    extra_env=_worker_env(tmp_path))
     ws = await connect(m.url)
     uuid, sw = await _create_and_start(ws, {"name": "met", "in_venv": False})
@@ -321,6 +328,9 @@ async def test_healthz_and_metrics(fnwm, tmp_path):
                  "Origin: http://127.0.0.1:8000\r\n")[0] == 200
     assert _http(m.port, "GET", "/nothing")[0] == 404
     await ws.send(json.dumps({"type": "stop_worker", "workerid": uuid}))
+    # The reset after "Stopping worker.", not an earlier operation's.
+    await recv_until(ws, lambda x: x.get("type") == "progress"
+                     and x["message"] == "Stopping worker.", timeout=T(30))
     await recv_until(ws, lambda x: x.get("type") == "progress"
                      and x["message"] == "", timeout=T(30))
     await ws.close()
