@@ -360,8 +360,10 @@ struct op {
 	int phase;
 	int sub; /* the stop phase's own step */
 	ev_timer deadline;
-	int expired;   /* the deadline fired */
-	int preempted; /* a stop or delete cancels this one */
+	int expired;       /* the deadline fired */
+	int preempted;     /* a stop or delete cancels this one */
+	int restarts_left; /* stop: monitors we may start to finish it */
+	int stop_tried;
 	ev_timer retry;
 	int32_t old_pid;
 	char runstate[256];

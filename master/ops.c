@@ -184,12 +184,24 @@ op_stop_step(struct op *op)
 		(void)monitors_stop_cmd(m, FNWM_MSG_CMD_EXIT);
 		op_arm(op,
 		    ops_cfg->stop_timeout + ops_cfg->kill_timeout + OP_SLACK);
+		if (op->sub == 0 && op->restarts_left == 0 && !op->stop_tried) {
+			op->restarts_left = 3;
+			op->stop_tried = 1;
+		}
 		op->sub = 1;
 		return (0);
 	case 1:
 		if (m->pid <= 0 && registry_live_pid(m->uuid) == 0 &&
 		    !monitors_worker_alive(m->uuid))
 			return (1);
+		if (m->pid <= 0 && op->restarts_left-- > 0) {
+			/*
+			 * The monitor died while its worker lives on: a new
+			 * one adopts it and carries the stop out.
+			 */
+			op->sub = 0;
+			return (op_stop_step(op));
+		}
 		if (!op_expired(op))
 			return (0);
 		monitors_kill(m);
