@@ -362,68 +362,8 @@ def slow_pip_in_venv(venv, seconds=30):
 # a WebSocket client that records every frame
 
 
-class Client:
-    def __init__(self, ws, name):
-        self.ws = ws
-        self.name = name
-        self.msgs = []          # every frame, decoded when JSON
-        self.times = []         # arrival times (monotonic)
-        self._new = asyncio.Event()
-        self.closed = False
-        self._task = asyncio.ensure_future(self._reader())
-
-    async def _reader(self):
-        try:
-            async for frame in self.ws:
-                if isinstance(frame, str) and frame[:1] == "{":
-                    try:
-                        frame = json.loads(frame)
-                    except ValueError:
-                        pass
-                self.msgs.append(frame)
-                self.times.append(time.monotonic())
-                self._new.set()
-        except websockets.ConnectionClosed:
-            pass
-        finally:
-            self.closed = True
-            self._new.set()
-
-    async def send(self, msg):
-        await self.ws.send(msg if isinstance(msg, str) else json.dumps(msg))
-
-    def mark(self):
-        return len(self.msgs)
-
-    async def wait(self, pred, timeout, start=0, what=None):
-        """Index of the first message at or after start with pred(msg)."""
-        deadline = time.monotonic() + timeout
-        i = start
-        while True:
-            while i < len(self.msgs):
-                if pred(self.msgs[i]):
-                    return i
-                i += 1
-            left = deadline - time.monotonic()
-            if left <= 0 or self.closed:
-                raise AssertionError(
-                    "%s: %s within %.1fs; got %s"
-                    % (self.name,
-                       "closed before " + (what or "a match") if self.closed
-                       else "no " + (what or "match"), timeout,
-                       short(self.msgs[start:])))
-            self._new.clear()
-            try:
-                await asyncio.wait_for(self._new.wait(), left)
-            except asyncio.TimeoutError:
-                pass
-
-    async def close(self):
-        try:
-            await asyncio.wait_for(self.ws.close(), T(5))
-        except Exception:
-            pass
-        self._task.cancel()
+# The recording client is the worker suites' own.
+from workers_util import Client  # noqa: E402,F401
 
 
 def short(msgs, limit=4000):
