@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Number parsing, monotonic time, worker-id checks, fd flags, /proc. */
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <ctype.h>
@@ -179,6 +180,42 @@ fnwm_child_reset_signals(void)
 		(void)sigaction(sig, &sa, NULL);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/*
+ * In a child between fork and exec: closes every fd from lowfd up. The
+ * master's listening socket and lock are close-on-exec, but until the exec
+ * the child holds them; if the master dies in that moment, a new master
+ * would find its port and lock still taken. Closing them first shrinks
+ * that window to the child's first instructions.
+ */
+void
+fnwm_child_close_from(int lowfd)
+{
+	long maxfd;
+	int fd;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0U) == 0)
+		return;
+#endif
+	maxfd = sysconf(_SC_OPEN_MAX);
+	if (maxfd < 0 || maxfd > 65536)
+		maxfd = 65536;
+	for (fd = lowfd; fd < maxfd; fd++)
+		(void)close(fd);
+}
+
+/* Sleeps ms milliseconds, resuming after signals. */
+void
+fnwm_sleep_ms(unsigned ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
 }
 
 int

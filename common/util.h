@@ -40,6 +40,8 @@ int fnwm_proc_alive(pid_t pid, unsigned long long *start_ticks);
  * ignores SIGPIPE) and the mask; and stdin from /dev/null.
  */
 void fnwm_child_reset_signals(void);
+void fnwm_child_close_from(int lowfd);
+void fnwm_sleep_ms(unsigned ms);
 int fnwm_child_stdin_null(void);
 
 /*

@@ -147,6 +147,7 @@ cli_spawn_manager(struct cli *cli, char **logpath)
 	pid = fork();
 	if (pid != 0)
 		return (pid);
+	fnwm_child_close_from(STDERR_FILENO + 1);
 	setsid();
 	signal(SIGINT, SIG_DFL);
 	fd = open("/dev/null", O_RDONLY);

@@ -17,6 +17,7 @@
 #include <libwebsockets.h>
 
 #include "log.h"
+#include "util.h"
 #include "xmalloc.h"
 #include "master.h"
 
@@ -24,7 +25,8 @@
 #define HUB_CHUNK          65536
 #define HUB_QUEUE_MAX_MSGS 4096
 #define HUB_FD_LIMIT_MAX   16384
-#define HUB_CLOSE_DEADLINE 5 /* s, for a client that stops reading */
+#define HUB_CLOSE_DEADLINE 5    /* s, for a client that stops reading */
+#define HUB_TAKEOVER_MS    2000 /* a killed manager's port, at most */
 
 static struct lws_context *hub_ctx;
 static struct ev_loop *hub_loop;
@@ -636,8 +638,10 @@ hub_port_taken(const char *iface, int ipv6, int port)
 }
 
 int
-hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, char **cause)
+hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, int takeover,
+    char **cause)
 {
+	unsigned waited = 0;
 	struct lws_context_creation_info info;
 	struct rlimit rl;
 	void *loops[1] = { loop };
@@ -666,7 +670,17 @@ hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, char **cause)
 	} else
 		rl.rlim_cur = 1024;
 
-	/* A clear "in use" (and no lws allocations left from a failed bind). */
+	/*
+	 * A clear "in use" (and no lws allocations left from a failed bind).
+	 * Succeeding a manager that was killed, the port may still be held
+	 * for a moment by a child it forked that has not reached its exec:
+	 * give that child a bounded moment.
+	 */
+	while (takeover && cfg->port != 0 && waited < HUB_TAKEOVER_MS &&
+	    hub_port_taken(iface, ipv6, cfg->port)) {
+		fnwm_sleep_ms(10);
+		waited += 10;
+	}
 	if (cfg->port != 0 && hub_port_taken(iface, ipv6, cfg->port)) {
 		*cause =
 		    xasprintf("cannot listen on %s port %d: the port is in "

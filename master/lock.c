@@ -17,15 +17,58 @@
 #include "xmalloc.h"
 #include "master.h"
 
-#define LOCK_NAME "fnwm-manager.lock"
+#define LOCK_NAME        "fnwm-manager.lock"
+#define LOCK_TAKEOVER_MS 2000 /* wait for a dead holder's children */
+#define LOCK_RETRY_MS    10
+
+/* The pid the lock file names, or 0. */
+static pid_t
+lock_file_pid(int fd)
+{
+	char buf[32];
+	long long pid;
+	ssize_t n;
+
+	n = pread(fd, buf, sizeof buf - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	if (fnwm_parse_int(buf, 1, INT32_MAX, &pid) == -1)
+		return (0);
+	return ((pid_t)pid);
+}
+
+/*
+ * Takes the lock. When the manager that held it is dead (killed, not
+ * stopped: a stop empties the file), a child it forked may still hold the
+ * lock for the moment between its fork and its exec: wait for that,
+ * briefly, rather than refuse to succeed a crashed manager.
+ */
+static int
+lock_take(int fd, pid_t *previous)
+{
+	unsigned waited = 0;
+
+	*previous = lock_file_pid(fd);
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return (0);
+		if (errno != EWOULDBLOCK || *previous <= 0 ||
+		    waited >= LOCK_TAKEOVER_MS)
+			return (-1);
+		if (fnwm_proc_alive(*previous, NULL) == 1) {
+			errno = EWOULDBLOCK;
+			return (-1);
+		}
+		fnwm_sleep_ms(LOCK_RETRY_MS);
+		waited += LOCK_RETRY_MS;
+	}
+}
 
 int
-lock_manager(const char *config_dir, int *fdp, char **cause)
+lock_manager(const char *config_dir, int *fdp, int *takeover, char **cause)
 {
 	char *path = xasprintf("%s/%s", config_dir, LOCK_NAME);
 	char buf[32];
-	ssize_t n;
-	long long holder;
+	pid_t previous;
 	int fd, len;
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -34,16 +77,13 @@ lock_manager(const char *config_dir, int *fdp, char **cause)
 		free(path);
 		return (-1);
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+	if (lock_take(fd, &previous) == -1) {
 		int saved = errno;
 
-		n = pread(fd, buf, sizeof buf - 1, 0);
-		buf[n > 0 ? n : 0] = '\0';
-		if (saved == EWOULDBLOCK &&
-		    fnwm_parse_int(buf, 1, INT32_MAX, &holder) == 0)
-			*cause = xasprintf("another manager (pid %lld) is "
+		if (saved == EWOULDBLOCK && previous > 0)
+			*cause = xasprintf("another manager (pid %ld) is "
 			                   "already running on %s",
-			    holder, config_dir);
+			    (long)previous, config_dir);
 		else if (saved == EWOULDBLOCK)
 			*cause = xasprintf("another manager is already "
 			                   "running on %s",
@@ -55,6 +95,8 @@ lock_manager(const char *config_dir, int *fdp, char **cause)
 		free(path);
 		return (-1);
 	}
+	/* The file still names a manager: it died without stopping. */
+	*takeover = previous > 0;
 	len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)len, 0) != len)
 		log_warn("write %s", path);

@@ -253,7 +253,7 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	};
 	char *cause = NULL;
 	long long v;
-	int ch, lockfd = -1;
+	int ch, lockfd = -1, takeover = 0;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -310,7 +310,7 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	master_cfg = &cfg;
 	master_args = *args;
 	master_apply_log_level();
-	if (lock_manager(cfg.config_dir, &lockfd, &cause) == -1) {
+	if (lock_manager(cfg.config_dir, &lockfd, &takeover, &cause) == -1) {
 		log_warnx("%s", cause);
 		free(cause);
 		config_free(&cfg);
@@ -326,7 +326,7 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if (loop == NULL)
 		fatalx("cannot create the event loop");
-	if (hub_start(loop, &cfg, &cause) == -1) {
+	if (hub_start(loop, &cfg, takeover, &cause) == -1) {
 		log_warnx("%s", cause);
 		free(cause);
 		hub_destroy();

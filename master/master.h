@@ -75,7 +75,7 @@ void config_free(struct fnwm_config *);
 
 /* lock.c */
 /* Takes the manager lock of the config dir; 0, or -1 with a cause. */
-int lock_manager(const char *config_dir, int *fdp, char **cause);
+int lock_manager(const char *config_dir, int *fdp, int *takeover, char **cause);
 void unlock_manager(const char *config_dir, int fd);
 
 /* outmsg.c: refcounted outbound text with LWS_PRE headroom */
@@ -120,7 +120,8 @@ struct ws_client {
 };
 TAILQ_HEAD(ws_clients, ws_client);
 
-int hub_start(struct ev_loop *, const struct fnwm_config *, char **cause);
+int hub_start(struct ev_loop *, const struct fnwm_config *, int takeover,
+    char **cause);
 struct lws_context *hub_context(void);
 /* Queues msg for c (takes a new reference). */
 void hub_send(struct ws_client *, struct fnwm_outmsg *);

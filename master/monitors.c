@@ -390,6 +390,7 @@ mons_spawn(struct monitor *m, char **cause)
 			fnwm_set_cloexec(sv[1], 0);
 		else if (dup2(sv[1], FNWM_CHANNEL_FD) == -1)
 			_exit(FNWM_MON_EXIT_TEMPORARY);
+		fnwm_child_close_from(FNWM_CHANNEL_FD + 1);
 		/* lws ignores SIGPIPE; exec would keep that. */
 		fnwm_child_reset_signals();
 		/* Its own session: a terminal's ^C reaches only the master. */

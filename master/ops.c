@@ -568,6 +568,7 @@ op_rm_dir(struct op *op, const char *dir)
 {
 	op->rm_pid = fork();
 	if (op->rm_pid == 0) {
+		fnwm_child_close_from(STDERR_FILENO + 1);
 		fnwm_child_reset_signals();
 		execlp("rm", "rm", "-rf", "--one-file-system", "--", dir,
 		    (char *)NULL);

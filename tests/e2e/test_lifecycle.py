@@ -5,6 +5,7 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
 
 import pytest
 import websockets
@@ -157,6 +158,59 @@ async def test_busy_port_exits_100(fnwm):
     finally:
         s.close()
     assert first.alive()
+
+
+HOLDER = r"""
+import fcntl, socket, sys, time
+what, lock, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+held = []
+if what in ("lock", "both"):
+    f = open(lock, "a+")
+    fcntl.flock(f, fcntl.LOCK_EX)
+    held.append(f)
+if what in ("port", "both"):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(1)
+    held.append(s)
+print("held", flush=True)
+time.sleep(float(sys.argv[4]))
+"""
+
+
+def dead_pid():
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+@pytest.mark.parametrize("what", ["lock", "port", "both"])
+async def test_successor_of_killed_manager_waits_for_its_children(fnwm, what):
+    # A manager killed between a fork and its child's exec leaves that
+    # child holding the lock and the port for a moment: the lock file
+    # still names the dead manager. Its successor waits that moment out.
+    d = fnwm.new_dir()
+    lock = os.path.join(d, "fnwm-manager.lock")
+    write_text(lock, "%d\n" % dead_pid())
+    port = free_port()
+    holder = subprocess.Popen(
+        ["/usr/bin/python3", "-c", HOLDER, what, lock, str(port), "0.5"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        m = fnwm.start(config_dir=d, port=port,
+                       args=["--host", "127.0.0.1"])
+        assert holder.wait(T(5)) == 0  # it let go; nobody killed it
+        ws = await connect(m)
+        await ws.send("ping")
+        assert await recv(ws) == "pong"
+        await ws.close()
+        with open(lock) as f:
+            assert f.read().strip() == str(m.pid)
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 # ---------------------------------------------------------------------------
