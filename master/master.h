@@ -294,6 +294,8 @@ struct monitor {
 	ev_io pidw;
 	struct fnwm_state_msg st; /* last reported */
 	int have_st;
+	int fresh;    /* spawned: its first report is still to come */
+	unsigned gen; /* counts the monitor processes this record had */
 	struct fnwm_exit_msg last_exit;
 	int have_exit;
 	struct op_list ops;         /* serialised operations on this worker */
@@ -367,6 +369,7 @@ struct op {
 	int stop_tried;
 	ev_timer retry;
 	int32_t old_pid;
+	unsigned mon_gen; /* restart: the monitor the command went to */
 	char runstate[256];
 	struct probe *stopper;
 	pid_t rm_pid;

@@ -176,6 +176,17 @@ mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 		st = msg->payload;
 		if (st->state >= FNWM_WS_MAX)
 			goto bad;
+		if (m->fresh) {
+			/*
+			 * A monitor we just started reports "down" before
+			 * it reads our commands: nothing is known yet of the
+			 * worker it will adopt or start, so an operation must
+			 * not take that for an answer.
+			 */
+			m->fresh = 0;
+			if (st->state == FNWM_WS_DOWN && st->pid == 0)
+				break;
+		}
 		m->st = *st;
 		m->have_st = 1;
 		if (m->adopted_proc && !m->want_known) {
@@ -404,6 +415,9 @@ mons_spawn(struct monitor *m, char **cause)
 	m->pid = pid;
 	m->hello = 0;
 	m->adopted_proc = 0;
+	m->fresh = 1;
+	m->have_st = 0;
+	m->gen++;
 	ev_child_init(&m->cw, mons_child_cb, pid, 0);
 	m->cw.data = m;
 	ev_child_start(mons_loop, &m->cw);
@@ -517,6 +531,8 @@ mons_connect(const char *uuid, int dirfd)
 	m->pid = cred.pid;
 	m->adopted_proc = 1;
 	m->want_known = 0;
+	m->fresh = 0;
+	m->gen++;
 	/* Not our child: a pidfd says when it dies. */
 	m->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
 	if (m->pidfd != -1) {

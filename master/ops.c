@@ -521,11 +521,22 @@ op_restart(struct op *op)
 			return (1);
 		}
 		m->have_st = 0;
+		op->mon_gen = m->gen;
 		op_arm(op,
 		    ops_cfg->stop_timeout + ops_cfg->kill_timeout + OP_SLACK);
 		op->phase = P_RESTARTING;
 		return (0);
 	case P_RESTARTING:
+		if (m->gen != op->mon_gen && m->pid > 0 && m->have_st &&
+		    m->st.pid > 0 && m->st.pid == op->old_pid) {
+			/*
+			 * The monitor died before it restarted the worker;
+			 * its replacement adopted the old one: ask again.
+			 */
+			op->mon_gen = m->gen;
+			(void)monitors_stop_cmd(m, FNWM_MSG_CMD_RESTART);
+			return (0);
+		}
 		if (m->have_st && m->st.pid > 0 && m->st.pid != op->old_pid &&
 		    (m->st.state == FNWM_WS_STARTING ||
 		        m->st.state == FNWM_WS_RUNNING)) {
