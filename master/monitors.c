@@ -263,7 +263,7 @@ static void
 mons_gone(struct monitor *m, int st)
 {
 	char *cause = NULL;
-	int clean;
+	int clean, unknown = m->adopted_proc && !m->want_known;
 
 	if (m->chan != NULL)
 		fnwm_chan_close(m->chan);
@@ -286,6 +286,14 @@ mons_gone(struct monitor *m, int st)
 	    (WEXITSTATUS(st) == FNWM_MON_EXIT_OK ||
 	        WEXITSTATUS(st) == FNWM_MON_EXIT_PERMANENT ||
 	        WEXITSTATUS(st) == FNWM_MON_EXIT_LOCKED);
+	/*
+	 * A monitor re-adopted from an earlier master that died before it
+	 * told us what it was doing: if its worker lives, it was meant to.
+	 */
+	if (unknown && !m->exiting && mons_run_lock_held(m->uuid)) {
+		m->want_up = 1;
+		m->want_known = 1;
+	}
 	/*
 	 * Unexpected deaths are replaced; the replacement adopts the worker
 	 * (or applies the restart policy if the worker died meanwhile).
