@@ -390,7 +390,8 @@ cli_progress(struct cli *cli, json_object *o)
 
 enum cli_wait {
 	WAIT_SET_WORKER, /* set_worker or error */
-	WAIT_RESET,      /* the final reset progress, or error */
+	WAIT_STOPPED,    /* stop_worker's final reset, or error */
+	WAIT_REPAIRED,   /* repair_worker's final reset, or error */
 	WAIT_DELETED,    /* worker_deleted or error */
 	WAIT_CREATED,    /* worker_created or error */
 };
@@ -402,6 +403,15 @@ enum cli_wait {
 static json_object *
 cli_follow(struct cli *cli, enum cli_wait what, int *ok)
 {
+	/*
+	 * The reset that ends an operation comes after the operation's own
+	 * first message; one before it belongs to somebody else's new_worker.
+	 */
+	static const char *const opening[] = {
+		[WAIT_STOPPED] = "Stopping worker.",
+		[WAIT_REPAIRED] = "Repairing worker.",
+	};
+	const int by_reset = what == WAIT_STOPPED || what == WAIT_REPAIRED;
 	json_object *o;
 	const char *type, *msg;
 	int started = 0;
@@ -412,9 +422,11 @@ cli_follow(struct cli *cli, enum cli_wait what, int *ok)
 		if (strcmp(type, "progress") == 0) {
 			msg = cli_str(o, "message");
 			cli_progress(cli, o);
-			if (msg != NULL && *msg != '\0')
+			if (by_reset && msg != NULL &&
+			    strcmp(msg, opening[what]) == 0)
 				started = 1;
-			else if (what == WAIT_RESET && started) {
+			else if (by_reset && started && msg != NULL &&
+			    *msg == '\0') {
 				*ok = 1;
 				return (o);
 			}
@@ -1092,7 +1104,7 @@ cli_worker(struct cli *cli, int argc, char **argv)
 		if (rc == CLI_OK)
 			cli_started(cli, sw, "restarted");
 	} else if (strcmp(sub, "stop") == 0) {
-		rc = cli_op(cli, "stop_worker", uuid, WAIT_RESET, NULL);
+		rc = cli_op(cli, "stop_worker", uuid, WAIT_STOPPED, NULL);
 		if (rc == CLI_OK)
 			printf("worker %s stopped\n", uuid);
 	} else if (strcmp(sub, "delete") == 0) {
@@ -1100,7 +1112,7 @@ cli_worker(struct cli *cli, int argc, char **argv)
 		if (rc == CLI_OK)
 			printf("worker %s deleted\n", uuid);
 	} else if (strcmp(sub, "repair") == 0) {
-		rc = cli_op(cli, "repair_worker", uuid, WAIT_RESET, NULL);
+		rc = cli_op(cli, "repair_worker", uuid, WAIT_REPAIRED, NULL);
 		if (rc == CLI_OK)
 			printf("worker %s repaired\n", uuid);
 	} else if (strcmp(sub, "status") == 0)

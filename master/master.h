@@ -105,6 +105,7 @@ struct ws_client {
 	int established;
 	int subscribed;  /* receives broadcasts (sent a real command) */
 	int want_status; /* a worker_status reply waits for the first scan */
+	unsigned ops;    /* its operations not yet finished */
 	enum client_close closing;
 	uint16_t close_code;
 	const char *close_reason;
@@ -164,9 +165,12 @@ void ws_cmd_dispatch(struct ws_client *, const char *text, size_t len);
 /* Sends {"type":"error","message":...}. */
 void ws_cmd_error(struct ws_client *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* The same progress to every subscribed client (new_worker's routing). */
-void
-ws_cmd_broadcast_progress(const char *message, double progress, int blocking);
+/*
+ * The same progress to every subscribed client (new_worker's routing); a
+ * reset skips those with an operation of their own under way, but owner's.
+ */
+void ws_cmd_broadcast_progress(uint64_t owner, const char *message,
+    double progress, int blocking);
 /* Sends a progress message; an empty message with 1.0 is the reset. */
 void ws_cmd_progress(struct ws_client *, const char *message, double progress,
     int blocking);

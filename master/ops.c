@@ -55,7 +55,8 @@ ops_progress(struct op *op, const char *message, double progress, int blocking)
 
 	/* new_worker's progress goes to everyone, as in FuncNodes. */
 	if (op->broadcast) {
-		ws_cmd_broadcast_progress(message, progress, blocking);
+		ws_cmd_broadcast_progress(op->client, message, progress,
+		    blocking);
 		return;
 	}
 	if ((c = hub_find(op->client)) != NULL)
@@ -943,6 +944,10 @@ op_step(struct op *op)
 static void
 op_free(struct op *op)
 {
+	struct ws_client *c = hub_find(op->client);
+
+	if (c != NULL && c->ops > 0)
+		c->ops--;
 	if (op->phase == P_CONTACT)
 		registry_urgent(op->mon->uuid, 0);
 	ev_timer_stop(ops_loop, &op->deadline);
@@ -1003,7 +1008,10 @@ ops_submit(enum op_kind kind, const char *uuid, uint64_t client)
 {
 	struct monitor *m = monitors_get(uuid);
 	struct op *op = xcalloc(1, sizeof *op);
+	struct ws_client *c = hub_find(client);
 
+	if (c != NULL)
+		c->ops++;
 	op->kind = kind;
 	op->client = client;
 	op->mon = m;

@@ -305,7 +305,7 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 		rc = 1;
 		goto out;
 	}
-	ws_cmd_broadcast_progress("Writing configuration.", 0.9, 1);
+	ws_cmd_broadcast_progress(c->id, "Writing configuration.", 0.9, 1);
 	s = json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (fnwm_atomic_write(path, s, strlen(s), 0600) == -1) {
@@ -352,18 +352,18 @@ ws_cmd_new_worker_exec(struct ws_client *c, json_object *msg)
 		log_info("%s", err);
 		ws_cmd_error(c, "%s", err);
 		free(err);
-		ws_cmd_broadcast_progress("", 1.0, 0);
+		ws_cmd_broadcast_progress(c->id, "", 1.0, 0);
 		return;
 	}
 	log_info("worker %s: created", uuid);
-	ws_cmd_broadcast_progress("Creating new worker.", 1.0, 1);
+	ws_cmd_broadcast_progress(c->id, "Creating new worker.", 1.0, 1);
 	o = json_object_new_object();
 	json_object_object_add(o, "type",
 	    json_object_new_string("worker_created"));
 	json_object_object_add(o, "uuid", json_object_new_string(uuid));
 	hub_send_json(c, o);
 	json_object_put(o);
-	ws_cmd_broadcast_progress("", 1.0, 0);
+	ws_cmd_broadcast_progress(c->id, "", 1.0, 0);
 	registry_refresh_now(uuid);
 }
 

@@ -86,10 +86,12 @@ ws_cmd_workerid(struct ws_client *c, json_object *msg)
 }
 
 void
-ws_cmd_broadcast_progress(const char *message, double progress, int blocking)
+ws_cmd_broadcast_progress(uint64_t owner, const char *message, double progress,
+    int blocking)
 {
 	json_object *o = json_object_new_object();
 	struct fnwm_outmsg *m;
+	struct ws_client *c;
 
 	json_object_object_add(o, "type", json_object_new_string("progress"));
 	json_object_object_add(o, "message", json_object_new_string(message));
@@ -98,7 +100,16 @@ ws_cmd_broadcast_progress(const char *message, double progress, int blocking)
 	json_object_object_add(o, "blocking",
 	    json_object_new_boolean(blocking));
 	m = outmsg_json(o);
-	hub_broadcast(m);
+	TAILQ_FOREACH(c, hub_clients(), entry) {
+		/*
+		 * A reset tells a client its operation ended: one whose own
+		 * operation is still under way would take this one for it.
+		 * The owner's is its own.
+		 */
+		if ((c->subscribed || c->id == owner) &&
+		    (*message != '\0' || c->ops == 0 || c->id == owner))
+			hub_send(c, m);
+	}
 	outmsg_unref(m);
 	json_object_put(o);
 }

@@ -91,6 +91,39 @@ def test_new_worker_transcript_and_broadcast(harness):
     harness.run(body())
 
 
+def test_new_worker_reset_spares_a_client_mid_operation(harness):
+    """new_worker's broadcast reset would read as the end of another
+    client's stop_worker: a client with an operation under way does not get
+    it; an idle one does."""
+    async def body():
+        # Time enough for a creation while the worker ignores its stop.
+        h = harness.start(fnwm={"stop_timeout": 4})
+        a = await h.client("A")
+        b = await h.client("B")
+        idle = await h.client("idle")
+        uuid, pid = await h.running_worker(
+            b, test_behaviour={"ignore_stop": True})
+        mb = b.mark()
+        await b.send({"type": "stop_worker", "workerid": uuid})
+        await b.wait(lambda x: is_progress(x) and
+                     x["message"] == "Stopping worker.", T(5), mb)
+        # The worker ignores its stop command: the monitor waits 4 s
+        # before SIGTERM, and meanwhile A creates a worker.
+        mi = idle.mark()
+        await h.new_worker(a)
+        await idle.wait(is_reset, T(5), mi, "the broadcast reset")
+        assert pid_alive(pid), "the stop ended too soon for this test"
+        i = await b.wait(is_reset, T(20), mb)
+        # B saw the creation's progress, but its reset only when its own
+        # stop had ended: after the worker was gone.
+        assert not pid_alive(pid)
+        lines = [progress_line(m) for m in replies(b.msgs[mb:i + 1])]
+        assert lines[0] == ("Stopping worker.", 0.1, True), short(lines)
+        assert ("Creating new worker.", 1.0, True) in lines, short(lines)
+        assert lines.count(("", 1, False)) == 1, short(lines)
+    harness.run(body())
+
+
 def test_set_active_transcript(harness):
     async def body():
         h = harness.start()
