@@ -47,8 +47,8 @@ lock_take(int fd, pid_t *previous)
 {
 	unsigned waited = 0;
 
-	*previous = lock_file_pid(fd);
 	for (;;) {
+		*previous = lock_file_pid(fd);
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return (0);
 		if (errno != EWOULDBLOCK || *previous <= 0 ||

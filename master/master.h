@@ -106,6 +106,7 @@ struct ws_client {
 	int subscribed;  /* receives broadcasts (sent a real command) */
 	int want_status; /* a worker_status reply waits for the first scan */
 	unsigned ops;    /* its operations not yet finished */
+	int reset_owed;  /* a broadcast reset it was spared while busy */
 	enum client_close closing;
 	uint16_t close_code;
 	const char *close_reason;

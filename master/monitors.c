@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -254,6 +255,28 @@ mons_close_cb(struct fnwm_chan *ch, int err, void *arg)
 
 static int mons_spawn(struct monitor *, char **cause);
 static int mons_run_lock_held(const char *uuid);
+static pid_t mons_run_lock_holder(const char *uuid);
+
+/* Whether the monitor's last status says it was stopping to exit. */
+static int
+mons_was_exiting(const char *uuid)
+{
+	char *path =
+	         xasprintf("%s/worker_%s.status", mons_cfg->workers_dir, uuid),
+	     *buf;
+	size_t len;
+	int yes;
+
+	if (fnwm_read_file(path, 4096, &buf, &len) == -1) {
+		free(path);
+		return (0);
+	}
+	free(path);
+	yes = strstr(buf, "\nstate=stopping\n") != NULL &&
+	    strstr(buf, "\nexiting=1\n") != NULL;
+	free(buf);
+	return (yes);
+}
 
 /*
  * The monitor process is gone. st is its wait status when it was our
@@ -264,6 +287,7 @@ mons_gone(struct monitor *m, int st)
 {
 	char *cause = NULL;
 	int clean, unknown = m->adopted_proc && !m->want_known;
+	int exiting = m->exiting; /* told to exit: no replacement */
 
 	if (m->chan != NULL)
 		fnwm_chan_close(m->chan);
@@ -274,6 +298,7 @@ mons_gone(struct monitor *m, int st)
 	}
 	m->pid = 0;
 	m->hello = 0;
+	m->exiting = 0;
 	if (st == -1)
 		log_warnx("monitor %s (adopted) is gone", m->uuid);
 	else if (WIFEXITED(st))
@@ -290,15 +315,25 @@ mons_gone(struct monitor *m, int st)
 	 * A monitor re-adopted from an earlier master that died before it
 	 * told us what it was doing: if its worker lives, it was meant to.
 	 */
-	if (unknown && !m->exiting && mons_run_lock_held(m->uuid)) {
-		m->want_up = 1;
+	if (unknown && !exiting && mons_run_lock_held(m->uuid)) {
+		m->want_up = !mons_was_exiting(m->uuid);
 		m->want_known = 1;
+		if (!m->want_up && !shutdown_in_progress() &&
+		    m->respawns++ < MON_RESPAWN_MAX) {
+			/* It was stopping its worker: a new one finishes. */
+			if (monitors_start(m, &cause) == -1) {
+				log_warnx("monitor %s: %s", m->uuid, cause);
+				free(cause);
+				cause = NULL;
+			} else
+				(void)monitors_stop_cmd(m, FNWM_MSG_CMD_EXIT);
+		}
 	}
 	/*
 	 * Unexpected deaths are replaced; the replacement adopts the worker
 	 * (or applies the restart policy if the worker died meanwhile).
 	 */
-	if (!m->exiting && !shutdown_in_progress() && !clean && m->want_up &&
+	if (!exiting && !shutdown_in_progress() && !clean && m->want_up &&
 	    m->respawns < MON_RESPAWN_MAX) {
 		m->respawns++;
 		if (monitors_start(m, &cause) == -1) {
@@ -317,7 +352,6 @@ mons_gone(struct monitor *m, int st)
 		if (!ev_is_active(&mons_readopt))
 			ev_timer_again(mons_loop, &mons_readopt);
 	}
-	m->exiting = 0;
 	registry_refresh_now(m->uuid);
 	ops_kick(m->uuid);
 	shutdown_monitor_gone();
@@ -493,6 +527,8 @@ monitors_stop_cmd(struct monitor *m, uint16_t type)
 void
 monitors_kill(struct monitor *m)
 {
+	pid_t worker;
+
 	if (m->pid <= 0)
 		return;
 	log_warnx("monitor %s did not finish in time: SIGKILL", m->uuid);
@@ -501,6 +537,11 @@ monitors_kill(struct monitor *m)
 		(void)kill(m->st.flags & FNWM_STATE_ADOPTED ? m->st.pid
 		                                            : -m->st.pid,
 		    SIGKILL);
+	else if ((worker = mons_run_lock_holder(m->uuid)) > 0) {
+		/* It never reported: the run lock names its worker. */
+		if (kill(-worker, SIGKILL) == -1)
+			(void)kill(worker, SIGKILL);
+	}
 	(void)kill(m->pid, SIGKILL);
 }
 
@@ -540,6 +581,7 @@ mons_connect(const char *uuid, int dirfd)
 	m->adopted_proc = 1;
 	m->want_known = 0;
 	m->fresh = 0;
+	m->have_st = 0;
 	m->gen++;
 	/* Not our child: a pidfd says when it dies. */
 	m->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
@@ -585,15 +627,22 @@ monitors_worker_alive(const char *uuid)
 	return (mons_run_lock_held(uuid));
 }
 
-static int
-mons_run_lock_held(const char *uuid)
+/* The live process holding worker_<uuid>.run.lock, or 0. */
+static pid_t
+mons_run_lock_holder(const char *uuid)
 {
 	char *path =
 	    xasprintf("%s/worker_%s.run.lock", mons_cfg->workers_dir, uuid);
 	pid_t holder = fnwm_flock_holder(path);
 
 	free(path);
-	return (holder > 0 && fnwm_proc_alive(holder, NULL) == 1);
+	return (holder > 0 && fnwm_proc_alive(holder, NULL) == 1 ? holder : 0);
+}
+
+static int
+mons_run_lock_held(const char *uuid)
+{
+	return (mons_run_lock_holder(uuid) > 0);
 }
 
 static void

@@ -535,7 +535,11 @@ op_restart(struct op *op)
 			 * its replacement adopted the old one: ask again.
 			 */
 			op->mon_gen = m->gen;
+			op_send_ws_stop(op);
 			(void)monitors_stop_cmd(m, FNWM_MSG_CMD_RESTART);
+			op_arm(op,
+			    ops_cfg->stop_timeout + ops_cfg->kill_timeout +
+			        OP_SLACK);
 			return (0);
 		}
 		if (m->have_st && m->st.pid > 0 && m->st.pid != op->old_pid &&
@@ -946,8 +950,11 @@ op_free(struct op *op)
 {
 	struct ws_client *c = hub_find(op->client);
 
-	if (c != NULL && c->ops > 0)
-		c->ops--;
+	if (c != NULL && c->ops > 0 && --c->ops == 0 && c->reset_owed) {
+		/* A creation's reset it was spared: clear its display now. */
+		c->reset_owed = 0;
+		ws_cmd_progress(c, "", 1.0, 0);
+	}
 	if (op->phase == P_CONTACT)
 		registry_urgent(op->mon->uuid, 0);
 	ev_timer_stop(ops_loop, &op->deadline);

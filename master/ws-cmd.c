@@ -106,9 +106,12 @@ ws_cmd_broadcast_progress(uint64_t owner, const char *message, double progress,
 		 * operation is still under way would take this one for it.
 		 * The owner's is its own.
 		 */
-		if ((c->subscribed || c->id == owner) &&
-		    (*message != '\0' || c->ops == 0 || c->id == owner))
+		if (!c->subscribed && c->id != owner)
+			continue;
+		if (*message != '\0' || c->ops == 0 || c->id == owner)
 			hub_send(c, m);
+		else
+			c->reset_owed = 1;
 	}
 	outmsg_unref(m);
 	json_object_put(o);

@@ -162,13 +162,15 @@ files_write_status(struct mon *m)
 
 	n = snprintf(buf, sizeof buf,
 	    "version=1\nstate=%s\npid=%ld\nadopted=%d\nmonitor=%ld\n"
-	    "restarts=%u\nlast_exit=%ld\nsince=%llu\n",
+	    "restarts=%u\nlast_exit=%ld\nsince=%llu\nexiting=%d\n",
 	    fsm_state_name(m->state), (long)m->pid, m->adopted, (long)getpid(),
 	    m->pst.restarts,
 	    m->last_exit == FNWM_EXIT_NONE || m->last_exit == FNWM_EXIT_UNKNOWN
 	        ? 0L
 	        : (long)m->last_exit,
-	    (unsigned long long)m->since_wall_ms);
+	    (unsigned long long)m->since_wall_ms,
+	    /* A new master learns from it that a stop was under way. */
+	    m->want_exit && !m->want_start);
 	if (fnwm_atomic_write(m->status_path, buf, (size_t)n, 0600) == -1)
 		log_warn("write %s", m->status_path);
 }
