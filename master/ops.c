@@ -624,10 +624,16 @@ op_owns_data_dir(const char *uuid, const char *dir)
 	return (ok);
 }
 
+/*
+ * Removes a deleted worker's files and starts the removal of its data
+ * dir. The JSON goes last (op_remove_json), once the data dir is gone: a
+ * master killed in between leaves a worker that is still listed and can
+ * be deleted again, never a data dir that no worker names.
+ */
 static void
 op_remove_files(struct op *op)
 {
-	static const char *suffixes[] = { ".p", ".runstate", ".json", ".status",
+	static const char *suffixes[] = { ".p", ".runstate", ".status",
 		".run.lock", ".lock", ".sock", NULL };
 	const char *uuid = op->mon->uuid;
 	char *path, *dir;
@@ -664,6 +670,17 @@ op_remove_files(struct op *op)
 	}
 	op_rm_dir(op, dir);
 	free(dir);
+}
+
+static void
+op_remove_json(struct op *op)
+{
+	char *path =
+	    xasprintf("%s/worker_%s.json", ops_cfg->workers_dir, op->mon->uuid);
+
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", path);
+	free(path);
 }
 
 static int
@@ -715,6 +732,7 @@ op_delete(struct op *op)
 			log_warnx("worker %s: removing its data dir failed "
 			          "(status %d)",
 			    m->uuid, op->rm_status);
+		op_remove_json(op);
 		registry_refresh_now(m->uuid);
 		ops_progress(op, "Worker deleted.", 1.0, 1);
 		c = hub_find(op->client);
