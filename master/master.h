@@ -298,7 +298,8 @@ struct monitor {
 	int pidfd;        /* adopted monitor: tells of its death */
 	ev_io pidw;
 	struct fnwm_state_msg st; /* last reported */
-	int have_st;
+	int have_st;  /* st is news since the last command that asked */
+	int st_seen;  /* st came from this monitor process */
 	int fresh;    /* spawned: its first report is still to come */
 	unsigned gen; /* counts the monitor processes this record had */
 	struct fnwm_exit_msg last_exit;

@@ -163,6 +163,7 @@ mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 	const struct fnwm_state_msg *st;
 	const struct fnwm_exit_msg *ex;
 	char why[256];
+	int same;
 
 	switch (msg->hdr.type) {
 	case FNWM_MSG_HELLO:
@@ -188,8 +189,19 @@ mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 			if (st->state == FNWM_WS_DOWN && st->pid == 0)
 				break;
 		}
+		/* A start is answered even when nothing changed: no news. */
+		same = m->st_seen && m->st.state == st->state &&
+		    m->st.flags == st->flags && m->st.pid == st->pid &&
+		    m->st.restarts == st->restarts &&
+		    m->st.last_exit == st->last_exit &&
+		    m->st.next_start_ms == st->next_start_ms;
 		m->st = *st;
 		m->have_st = 1;
+		m->st_seen = 1;
+		if (same) {
+			ops_kick(m->uuid);
+			break;
+		}
 		if (m->adopted_proc && !m->want_known) {
 			/* A monitor found running: keep what it was doing. */
 			m->want_up = st->state == FNWM_WS_STARTING ||
@@ -459,6 +471,7 @@ mons_spawn(struct monitor *m, char **cause)
 	m->adopted_proc = 0;
 	m->fresh = 1;
 	m->have_st = 0;
+	m->st_seen = 0;
 	m->gen++;
 	ev_child_init(&m->cw, mons_child_cb, pid, 0);
 	m->cw.data = m;
@@ -582,6 +595,7 @@ mons_connect(const char *uuid, int dirfd)
 	m->want_known = 0;
 	m->fresh = 0;
 	m->have_st = 0;
+	m->st_seen = 0;
 	m->gen++;
 	/* Not our child: a pidfd says when it dies. */
 	m->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);

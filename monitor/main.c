@@ -111,6 +111,7 @@ mon_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 {
 	struct mon *m = arg;
 	struct mon_evarg a = { 0, 0, NULL };
+	enum fnwm_worker_state prev;
 	char reason[256];
 
 	switch (msg->hdr.type) {
@@ -140,10 +141,14 @@ mon_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 			break;
 		}
 		/* A worker already running is taken over, never doubled. */
+		prev = m->state;
 		if (m->state == FNWM_WS_DOWN && worker_adopt(m) == 1)
 			fsm_feed(m, MON_EV_ADOPTED, NULL);
 		else
 			fsm_feed(m, MON_EV_CMD_START, NULL);
+		/* Always answered: the master waits for news of its start. */
+		if (m->state == prev)
+			report_state(m);
 		break;
 	case FNWM_MSG_CMD_STOP:
 		steps_cancel(m);

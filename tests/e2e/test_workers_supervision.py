@@ -13,7 +13,7 @@ from workers_util import (KILL_TIMEOUT, PYTHON, STOP_TIMEOUT, T,
                           async_wait_for, group_pids, is_event, is_progress,
                           is_reset, is_type, monitor_pids, pid_alive,
                           progress_line, replies, short, wait_gone,
-                          worker_pids)
+                          wait_worker_pids, worker_pids)
 
 SLACK = 4.0  # s beyond stop_timeout + kill_timeout
 
@@ -206,6 +206,36 @@ def test_delete_worker_ignoring_everything(harness, tmp_path):
         assert not [p for p in group if pid_alive(p)], group
         assert h.files_of(uuid) == []
         assert not os.path.exists(h.data_dir(uuid))
+    harness.run(body())
+
+
+def test_activation_by_a_new_master_leaves_worker_supervised(harness):
+    """A worker still starting when its master is killed: the next master
+    re-adopts its monitor and, asked to activate it, sends that monitor a
+    start that changes nothing. The monitor answers it, and the master
+    keeps showing the worker as supervised by it."""
+    async def body():
+        h = harness.start()
+        c = await h.client()
+        uuid = await h.created_worker(c, test_behaviour={"start_delay": 3})
+        await c.send({"type": "set_active", "workerid": uuid})
+        [pid] = await wait_worker_pids(uuid, 1)
+        [mon] = monitor_pids(uuid)
+        h.proc.kill()
+        h.proc.wait()
+        h.start()
+        c2 = await h.client()
+        tr, last = await h.set_active(c2, uuid, timeout=T(15))
+        assert last["type"] == "set_worker", short(tr)
+        assert last["data"]["pid"] == pid
+        assert worker_pids(uuid) == [pid] and monitor_pids(uuid) == [mon]
+        m = c2.mark()
+        await c2.send("worker_details")
+        i = await c2.wait(is_type("worker_details"), T(5), m)
+        [d] = [x for x in c2.msgs[i]["workers"] if x["uuid"] == uuid]
+        assert d.get("monitor_pid") == mon and d["pid"] == pid, d
+        assert d.get("supervised", True) and d["state"] in (
+            "starting", "running"), d
     harness.run(body())
 
 

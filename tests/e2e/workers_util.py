@@ -382,12 +382,14 @@ class WorkerHarness:
         argv = [FNWM_BIN, "startworkermanager", "--dir", self.cfg_dir,
                 "--port", "0", "--python", self.python] + list(args)
         self._log = open(self.log_path, "ab")
+        # A restarted master appends: its own "listening" line counts.
+        start_of_log = len(self.log())
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=self._log,
                                      env=e, cwd=self.tmp)
 
         def listening():
-            m = LISTEN_RE.search(self.log())
+            m = LISTEN_RE.search(self.log()[start_of_log:])
             if m:
                 return m
             if self.proc.poll() is not None:
