@@ -181,7 +181,12 @@ probe_lws_callback(struct lws *wsi, int reason, void *user, void *in,
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (p == NULL)
 			return (0);
+		/*
+		 * The wsi may still call back (WSI_DESTROY) after p is gone:
+		 * it must not find p any more.
+		 */
 		p->wsi = NULL;
+		lws_set_opaque_user_data(wsi, NULL);
 		snprintf(why, sizeof why, "%s",
 		    in != NULL ? (const char *)in : "connection failed");
 		probe_finish(p, PROBE_FAILED, why);
