@@ -186,8 +186,12 @@ mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 			 * not take that for an answer.
 			 */
 			m->fresh = 0;
-			if (st->state == FNWM_WS_DOWN && st->pid == 0)
+			if (st->state == FNWM_WS_DOWN && st->pid == 0) {
+				/* It is up, though: what waited for that goes
+				 * on. */
+				ops_kick(m->uuid);
 				break;
+			}
 		}
 		/* A start is answered even when nothing changed: no news. */
 		same = m->st_seen && m->st.state == st->state &&
@@ -499,6 +503,7 @@ int
 monitors_start_entry(struct monitor *m, json_object *entry, char **cause)
 {
 	unsigned char buf[FNWM_MSG_MAX];
+	int existed = m->pid > 0;
 	size_t len;
 
 	if (launch_encode(mons_cfg, m->uuid, entry, buf,
@@ -507,6 +512,19 @@ monitors_start_entry(struct monitor *m, json_object *entry, char **cause)
 	if (m->pid <= 0 && mons_spawn(m, cause) == -1)
 		return (-1);
 	if (monitors_send(m, FNWM_MSG_CMD_CONFIG, buf, len) == -1) {
+		if (existed && m->want_up && !m->exiting &&
+		    !shutdown_in_progress() &&
+		    (m->chan == NULL || m->chan->closed)) {
+			/*
+			 * The monitor died a moment ago and its death is not
+			 * handled yet: the replacement it then gets is
+			 * configured and started.
+			 */
+			log_debug("monitor %s is gone; its replacement will "
+			          "start the worker",
+			    m->uuid);
+			return (0);
+		}
 		*cause = xasprintf("monitor channel: %s", strerror(errno));
 		return (-1);
 	}

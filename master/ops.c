@@ -922,7 +922,7 @@ op_repair(struct op *op)
 		venv_plan_repair(op, registry_entry(m->uuid), dir);
 		free(dir);
 		op->phase = P_STEPS;
-		/* FALLTHROUGH */
+		return (op_repair(op));
 	case P_MON_EXIT:
 		return (m->pid <= 0);
 	default:
