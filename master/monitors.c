@@ -8,6 +8,7 @@
  */
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -156,6 +157,8 @@ mons_event(struct monitor *m, const struct fnwm_state_msg *st)
 	json_object_put(o);
 }
 
+static int mons_meant_to_run(const char *uuid);
+
 static void
 mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 {
@@ -214,6 +217,20 @@ mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 			    (st->state == FNWM_WS_STOPPING &&
 			        (st->flags & FNWM_STATE_RESTART));
 			m->want_known = 1;
+			/*
+			 * Idle, it may be one its master started and died
+			 * before it could say what for: the .status of the
+			 * monitor it replaced tells.
+			 */
+			if (st->state == FNWM_WS_DOWN && st->pid == 0 &&
+			    mons_meant_to_run(m->uuid)) {
+				log_info("worker %s was meant to run when its "
+				         "monitor died; starting it",
+				    m->uuid);
+				m->want_up = 1;
+				(void)monitors_send(m, FNWM_MSG_CMD_START, NULL,
+				    0);
+			}
 		}
 		log_info("worker %s: %s%s, pid %d, %u restarts", m->uuid,
 		    monitors_state_name(st->state),
@@ -273,25 +290,91 @@ static int mons_spawn(struct monitor *, char **cause);
 static int mons_run_lock_held(const char *uuid);
 static pid_t mons_run_lock_holder(const char *uuid);
 
-/* Whether the monitor's last status says it was stopping to exit. */
+/*
+ * What the last .status of uuid's monitor says: FNWM_WS_* of its state,
+ * or -1 when there is none or its monitor still runs (then it speaks for
+ * itself). *exiting is set when it was stopping its worker to exit.
+ */
+static int
+mons_last_status(const char *uuid, int *exiting)
+{
+	static const char *const names[] = { "down", "starting", "running",
+		"stopping", "backoff", "failed", NULL };
+	char *path =
+	         xasprintf("%s/worker_%s.status", mons_cfg->workers_dir, uuid),
+	     *buf, *v, *nl;
+	long long monpid;
+	struct stat sb;
+	size_t len;
+	int i, state = -1;
+
+	*exiting = 0;
+	/* One from before a reboot says nothing about this boot. */
+	if (stat(path, &sb) == -1 || sb.st_mtime < fnwm_boot_time() ||
+	    fnwm_read_file(path, 4096, &buf, &len) == -1) {
+		free(path);
+		return (-1);
+	}
+	free(path);
+	if ((v = strstr(buf, "\nmonitor=")) != NULL &&
+	    (nl = strchr(v + 9, '\n')) != NULL) {
+		*nl = '\0';
+		if (fnwm_parse_int(v + 9, 1, INT32_MAX, &monpid) == 0 &&
+		    fnwm_proc_alive((pid_t)monpid, NULL) == 1) {
+			free(buf);
+			return (-1);
+		}
+		*nl = '\n';
+	}
+	*exiting = strstr(buf, "\nexiting=1\n") != NULL;
+	if ((v = strstr(buf, "\nstate=")) != NULL &&
+	    (nl = strchr(v + 7, '\n')) != NULL) {
+		*nl = '\0';
+		for (i = 0; names[i] != NULL; i++)
+			if (strcmp(v + 7, names[i]) == 0)
+				state = i;
+	}
+	free(buf);
+	return (state);
+}
+
+/* Whether the last status says it was stopping its worker to exit. */
 static int
 mons_was_exiting(const char *uuid)
 {
-	char *path =
-	         xasprintf("%s/worker_%s.status", mons_cfg->workers_dir, uuid),
-	     *buf;
-	size_t len;
-	int yes;
+	int exiting;
 
-	if (fnwm_read_file(path, 4096, &buf, &len) == -1) {
-		free(path);
+	return (
+	    mons_last_status(uuid, &exiting) == FNWM_WS_STOPPING && exiting);
+}
+
+/*
+ * Whether a worker that neither runs nor has a monitor was meant to run:
+ * its monitor died (with its master) while supervising it. In backoff the
+ * restart policy had decided already; a worker that was running died
+ * since, and its policy decides now.
+ */
+static int
+mons_meant_to_run(const char *uuid)
+{
+	unsigned char buf[FNWM_MSG_MAX];
+	struct fnwm_config_msg c;
+	char *cause = NULL;
+	size_t len;
+	int exiting, st = mons_last_status(uuid, &exiting);
+
+	if (st == FNWM_WS_BACKOFF || (st == FNWM_WS_STOPPING && !exiting))
+		return (1);
+	if (st != FNWM_WS_STARTING && st != FNWM_WS_RUNNING)
+		return (0);
+	if (launch_encode(mons_cfg, uuid, registry_entry(uuid), buf,
+	        FNWM_MSG_MAX - sizeof(struct fnwm_msg_hdr), &len,
+	        &cause) == -1) {
+		free(cause);
 		return (0);
 	}
-	free(path);
-	yes = strstr(buf, "\nstate=stopping\n") != NULL &&
-	    strstr(buf, "\nexiting=1\n") != NULL;
-	free(buf);
-	return (yes);
+	memcpy(&c, buf, sizeof c);
+	return (c.restart != FNWM_RESTART_NEVER);
 }
 
 /*
@@ -682,21 +765,31 @@ mons_adopt_orphan(const char *uuid, void *arg)
 {
 	struct monitor *m;
 	char *cause = NULL;
+	int alive;
 
 	if (monitors_find(uuid) != NULL && monitors_find(uuid)->pid > 0)
 		return;
 	/* The run lock says a worker lives, .p or not (it may be starting). */
-	if (!mons_run_lock_held(uuid))
+	alive = mons_run_lock_held(uuid);
+	if (!alive && !mons_meant_to_run(uuid))
 		return;
-	/* Its monitor died with the master: a new one adopts the worker. */
+	/*
+	 * Its monitor died with the master: a new one adopts the worker, or
+	 * starts it when it died too while it was meant to run.
+	 */
 	m = monitors_get(uuid);
 	m->want_up = 1;
+	m->want_known = 1;
 	if (monitors_start(m, &cause) == -1) {
 		log_warnx("worker %s: %s", uuid, cause);
 		free(cause);
-	} else
+	} else if (alive)
 		log_info("worker %s was running unsupervised; a monitor "
 		         "adopts it",
+		    uuid);
+	else
+		log_info("worker %s was meant to run when its monitor died; "
+		         "a monitor starts it",
 		    uuid);
 }
 

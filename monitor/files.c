@@ -173,6 +173,8 @@ files_write_status(struct mon *m)
 	    m->want_exit && !m->want_start);
 	if (fnwm_atomic_write(m->status_path, buf, (size_t)n, 0600) == -1)
 		log_warn("write %s", m->status_path);
+	else
+		m->status_written = 1;
 }
 
 /* Copies src to dst with a fixed buffer (no heap in the monitor). */

@@ -324,7 +324,8 @@ main(int argc, char **argv)
 		    m->uuid);
 	mon_attach_channel(m, FNWM_CHANNEL_FD);
 
-	ev_run(m->loop, 0);
+	if (!m->finished)
+		ev_run(m->loop, 0);
 
 	if (m->chan_up) {
 		(void)fnwm_chan_flush(&m->chan, 1000);
@@ -332,7 +333,13 @@ main(int argc, char **argv)
 	}
 	files_log_unwatch(m);
 	control_close(m);
-	unlink(m->status_path);
+	/*
+	 * A monitor that never wrote one leaves the .status of the one it
+	 * replaced: what that one was doing tells a new master whether the
+	 * worker was meant to run.
+	 */
+	if (m->status_written)
+		unlink(m->status_path);
 	ev_loop_destroy(m->loop);
 	close(m->lockfd);
 	files_free(m);

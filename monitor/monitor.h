@@ -90,6 +90,8 @@ struct mon {
 	ev_signal sigterm, sigint, sighup;
 	struct fnwm_chan chan;
 	int chan_up;
+	int finished;       /* finish() ran: leave, even before the loop */
+	int status_written; /* the .status is ours to remove at exit */
 	int dirfd;    /* O_PATH fd of the workers dir */
 	int listenfd; /* worker_<uuid>.sock */
 	ev_io listenw;

@@ -377,6 +377,8 @@ static void
 worker_finish(struct mon *m)
 {
 	log_info("exiting");
+	/* Also from before the loop runs (the master died at once). */
+	m->finished = 1;
 	ev_break(m->loop, EVBREAK_ALL);
 }
 

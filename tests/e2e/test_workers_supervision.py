@@ -239,6 +239,45 @@ def test_activation_by_a_new_master_leaves_worker_supervised(harness):
     harness.run(body())
 
 
+def test_worker_in_backoff_is_started_after_master_and_monitor_die(harness):
+    """The master and then the monitor are killed while the worker waits
+    in backoff (its restart policy had decided to restart it): the .status
+    the dead monitor left says so, and the next master starts the worker.
+    A worker stopped on request stays stopped."""
+    async def body():
+        h = harness.start()
+        c = await h.client()
+        policy = {"backoff_initial": 30, "backoff_max": 60,
+                  "healthy_after": 60}
+        uuid, pid = await h.running_worker(c, fnwm=policy)
+        idle, _ = await h.running_worker(c)
+        await h.stop_worker(c, idle, timeout=T(10))
+        [mon] = monitor_pids(uuid)
+        m = c.mark()
+        os.kill(pid, signal.SIGKILL)
+        await c.wait(is_event(uuid, "backoff"), T(5), m)
+        h.proc.kill()
+        h.proc.wait()
+        os.kill(mon, signal.SIGKILL)
+        await wait_gone([pid, mon], T(5), "the worker and its monitor")
+        h.start()
+        [new] = await wait_worker_pids(uuid, 1, T(10))
+        assert new != pid
+        [new_mon] = await async_wait_for(lambda: monitor_pids(uuid), T(5),
+                                         "a monitor for the worker")
+        assert new_mon != mon
+        c2 = await h.client()
+        m = c2.mark()
+        await c2.send("worker_details")
+        i = await c2.wait(is_type("worker_details"), T(5), m)
+        d = {x["uuid"]: x for x in c2.msgs[i]["workers"]}
+        assert d[uuid].get("monitor_pid") == new_mon, d[uuid]
+        assert d[uuid]["pid"] == new, d[uuid]
+        assert worker_pids(idle) == [] and monitor_pids(idle) == []
+        assert d[idle]["state"] == "down", d[idle]
+    harness.run(body())
+
+
 def test_killed_monitor_is_replaced_and_adopts_worker(harness):
     async def body():
         h = harness.start()

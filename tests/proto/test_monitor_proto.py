@@ -625,6 +625,22 @@ def test_master_gone_worker_supervised(w):
     assert w.status() is None
 
 
+def test_master_gone_before_the_monitor_runs(w):
+    """A master that dies right after it started a monitor: the monitor,
+    with no master and nothing to supervise, exits 0 at once, and leaves
+    the .status of the monitor it was to replace (which tells the next
+    master what that one was doing)."""
+    previous = ("version=1\nstate=backoff\npid=0\nadopted=0\n"
+                "monitor=999999999\nrestarts=1\nlast_exit=-9\n"
+                "since=1\nexiting=0\n")
+    with open(w.path(".status"), "w") as f:
+        f.write(previous)
+    m = w.monitor(handshake=False)
+    m.close_channel()
+    assert m.wait(T(5)) == MON_EXIT_OK
+    assert read_file(w.path(".status")) == previous
+
+
 @pytest.mark.parametrize("mode,giveup,final", [
     (RESTART_NEVER, 0, "down"),
     (RESTART_ON_FAILURE, 1, "failed"),
