@@ -327,6 +327,11 @@ int monitors_start_entry(struct monitor *, json_object *entry, char **cause);
 int monitors_send(struct monitor *, uint16_t type, const void *, size_t);
 /* Sends CMD_STOP/RESTART/EXIT with the configured escalation times. */
 int monitors_stop_cmd(struct monitor *, uint16_t type);
+/*
+ * A stop is done and no monitor is left: removes the .status a dead one
+ * left, which would make a new master start the worker again.
+ */
+void monitors_forget_status(const char *uuid);
 /* SIGKILLs the monitor and its worker. */
 void monitors_kill(struct monitor *);
 const char *monitors_state_name(unsigned state);

@@ -639,6 +639,17 @@ monitors_stop_cmd(struct monitor *m, uint16_t type)
 }
 
 void
+monitors_forget_status(const char *uuid)
+{
+	char *path =
+	    xasprintf("%s/worker_%s.status", mons_cfg->workers_dir, uuid);
+
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", path);
+	free(path);
+}
+
+void
 monitors_kill(struct monitor *m)
 {
 	pid_t worker;

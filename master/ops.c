@@ -477,6 +477,8 @@ op_stop(struct op *op)
 	}
 	if (!op_stop_step(op))
 		return (0);
+	if (m->pid <= 0)
+		monitors_forget_status(m->uuid);
 	registry_refresh_now(m->uuid);
 	ops_reset(op);
 	return (1);

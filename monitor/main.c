@@ -334,11 +334,12 @@ main(int argc, char **argv)
 	files_log_unwatch(m);
 	control_close(m);
 	/*
-	 * A monitor that never wrote one leaves the .status of the one it
-	 * replaced: what that one was doing tells a new master whether the
-	 * worker was meant to run.
+	 * A monitor that never wrote one and was not told to exit (its
+	 * master died before it said what for) leaves the .status of the
+	 * one it replaced: what that one was doing tells a new master
+	 * whether the worker was meant to run.
 	 */
-	if (m->status_written)
+	if (m->status_written || m->want_exit)
 		unlink(m->status_path);
 	ev_loop_destroy(m->loop);
 	close(m->lockfd);
