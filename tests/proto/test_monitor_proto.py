@@ -641,6 +641,21 @@ def test_master_gone_before_the_monitor_runs(w):
     assert read_file(w.path(".status")) == previous
 
 
+def test_told_to_exit_removes_the_previous_status(w):
+    """A monitor told to exit before it ever wrote a .status (a stop the
+    master finishes through it) removes the one its predecessor left: the
+    worker is down on request, and a new master must not read otherwise."""
+    with open(w.path(".status"), "w") as f:
+        f.write("version=1\nstate=running\npid=0\nadopted=0\n"
+                "monitor=999999999\nrestarts=0\nlast_exit=0\nsince=1\n"
+                "exiting=0\n")
+    m = w.monitor()
+    m.config(w.argv(), w.log)
+    m.exit()
+    assert m.wait(T(5)) == MON_EXIT_OK
+    assert w.status() is None
+
+
 @pytest.mark.parametrize("mode,giveup,final", [
     (RESTART_NEVER, 0, "down"),
     (RESTART_ON_FAILURE, 1, "failed"),
