@@ -217,6 +217,16 @@ hub_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		http_release(wsi);
 		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/*
+		 * lws tells only the first protocol that a wsi is freed: a
+		 * probe must hear it too, whatever way its wsi went.
+		 */
+		if (lws_get_protocol(wsi) != NULL &&
+		    lws_get_protocol(wsi)->callback == hub_probe_cb)
+			return (probe_lws_callback(wsi, (int)reason, user, in,
+			    len));
+		break;
 	default:
 		break;
 	}

@@ -246,6 +246,11 @@ probe_lws_callback(struct lws *wsi, int reason, void *user, void *in,
 		}
 		return (0);
 	case LWS_CALLBACK_CLIENT_CLOSED:
+	/*
+	 * Closed during the handshake (the peer hung up before answering
+	 * the upgrade): the wsi is still an HTTP client and reports this.
+	 */
+	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (p == NULL)
 			return (0);

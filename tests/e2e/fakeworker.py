@@ -23,6 +23,8 @@ import argparse
 import asyncio
 import json
 import signal
+import socket
+import struct
 import sys
 import time
 
@@ -33,7 +35,8 @@ def parse_args(argv):
     ap = argparse.ArgumentParser()
     ap.add_argument("--uuid", required=True)
     ap.add_argument("--mode", default="answer",
-                    choices=["answer", "wrong", "silent", "close"])
+                    choices=["answer", "wrong", "silent", "close",
+                             "hangup"])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--pre", type=int, default=0)
@@ -100,6 +103,31 @@ async def main(args):
                                           "id": req.get("id")}))
         except websockets.ConnectionClosed:
             pass
+
+    async def hang_up(reader, writer):
+        # Reads the upgrade request, then closes without an answer.
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                ConnectionError):
+            pass
+        if args.log:
+            with open(args.log, "a") as f:
+                f.write("<hung up>\n")
+        # A reset, not an orderly close: the way a killed worker goes.
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack("ii", 1, 0))
+        writer.close()
+
+    if args.mode == "hangup":
+        srv = await asyncio.start_server(hang_up, args.host, args.port)
+        async with srv:
+            port = srv.sockets[0].getsockname()[1]
+            sys.stdout.write("PORT %d\n" % port)
+            sys.stdout.flush()
+            await stop
+        return
 
     async with websockets.serve(handler, args.host, args.port,
                                 compression=None, ping_interval=None) as srv:

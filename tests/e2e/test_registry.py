@@ -162,6 +162,31 @@ async def test_unparsable_p_recent_kept_old_removed(fnwm):
     await ws.close()
 
 
+async def test_port_that_hangs_up_before_the_handshake(fnwm, fakeworkers,
+                                                       tmp_path):
+    """A worker port that accepts and closes before answering the
+    WebSocket upgrade: every probe of it ends with its connection (none
+    outlives the connection lws freed, which the sanitized build would
+    report), the worker is listed inactive, and the manager answers."""
+    d = fnwm.new_dir(config={"fnwm": dict(FAST_CONFIG["fnwm"],
+                                          probe_interval=0.3)})
+    wd = os.path.join(d, "workers")
+    os.makedirs(wd)
+    log = str(tmp_path / "hangup.log")
+    w = start_worker(fakeworkers, wd, "hangup", mode="hangup", log=log)
+    m = fnwm.start(config_dir=d)
+    ws = await connect(m)
+    st = await request_status(ws)
+    assert inactive(st) == ["hangup"]
+    await async_wait_for(lambda: len(w.requests()) >= 5, T(10),
+                         what="five probes hung up on")
+    # Each one has ended: the next goes on, the manager lives and answers.
+    assert m.alive()
+    await ws.send("ping")
+    assert await recv(ws) == "pong"
+    await ws.close()
+
+
 async def test_p_with_whitespace_is_parsed(fnwm, fakeworkers):
     d, wd = workers_dir_of(fnwm)
     w = fakeworkers.spawn("ws_pid")
