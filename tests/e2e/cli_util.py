@@ -37,6 +37,9 @@ import tty
 import pytest
 import websockets
 
+# /proc readers: one copy, the worker suite's.
+from workers_util import _read, all_pids, cmdline, pid_alive  # noqa: F401
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 FNWM_BIN = os.path.abspath(os.environ.get("FNWM_BIN") or os.path.join(
@@ -105,34 +108,6 @@ def spawn(argv, **kw):
 
 # ----------------------------------------------------------------------------
 # processes, through /proc
-
-
-def _read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def cmdline(pid):
-    raw = _read("/proc/%d/cmdline" % pid)
-    if not raw:
-        return []
-    return [a.decode("utf-8", "replace") for a in raw.split(b"\0")[:-1]]
-
-
-def pid_alive(pid):
-    """Alive and not a zombie (pid 1 of this sandbox reaps nothing)."""
-    raw = _read("/proc/%d/stat" % pid)
-    if raw is None:
-        return False
-    state = raw[raw.rfind(b")") + 2:].split()[0]
-    return state not in (b"Z", b"X")
-
-
-def all_pids():
-    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
 
 
 def _mentions(argv, path):
