@@ -398,7 +398,13 @@ mons_gone(struct monitor *m, int st)
 	m->pid = 0;
 	m->hello = 0;
 	m->exiting = 0;
-	if (st == -1)
+	/*
+	 * An adopted monitor is not our child: its pidfd says it ended, not
+	 * how. One we told to exit has done what it was asked.
+	 */
+	if (st == -1 && exiting)
+		log_info("monitor %s (adopted) exited as asked", m->uuid);
+	else if (st == -1)
 		log_warnx("monitor %s (adopted) is gone", m->uuid);
 	else if (WIFEXITED(st))
 		log_info("monitor %s exited with status %d", m->uuid,

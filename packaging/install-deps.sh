@@ -4,13 +4,17 @@
 # A no-op when everything is already present; run as root (or with sudo).
 set -eu
 
+# build and run
 PKGS="build-essential cmake pkg-config
 libev-dev libjson-c-dev libwebsockets-dev libwebsockets-evlib-ev libcap-dev
-libssl-dev libsystemd-dev libcmocka-dev python3 python3-pytest python3-websockets python3-venv
-python3-pip python3-wheel python3-setuptools valgrind procps chromium"
-
-# The browser UI test (tests/ui) also needs node (>= 20.19) and npm; a node
-# already on PATH (e.g. from NodeSource) is kept.
+libssl-dev libsystemd-dev"
+# tests: unit (cmocka), e2e and proto (pytest), valgrind, the Debian
+# package (dpkg-dev's file), the browser UI test (Debian's chromium and
+# nodejs 18 with npm; a node already on PATH is kept), the systemd test
+# and the fresh-machine check (debootstrap, systemd-nspawn)
+PKGS="$PKGS libcmocka-dev python3 python3-pytest python3-websockets
+python3-venv python3-pip python3-wheel python3-setuptools valgrind procps
+file chromium debootstrap systemd-container"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 
 missing=""
@@ -26,6 +30,9 @@ echo "fnwm: installing:$missing" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
+# Waits for another apt (unattended-upgrades, a second install) to finish
+# rather than failing on its lock.
+APT="apt-get -q -o DPkg::Lock::Timeout=600"
+$SUDO $APT update
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing
+$SUDO $APT install -y --no-install-recommends $missing

@@ -555,8 +555,8 @@ async function scenario(ctx) {
 
 async function main() {
   const major = process.versions.node.split(".").map(Number);
-  check(major[0] > 20 || (major[0] === 20 && major[1] >= 19),
-    `node ${process.versions.node} is too old for vite 7 / playwright-core (needs ^20.19 or >=22.12)`);
+  check(major[0] >= 18,
+    `node ${process.versions.node} is too old for vite 6 / playwright-core 1.61 (needs >= 18)`);
   check(fs.existsSync(FNWM_BIN), `FNWM_BIN ${FNWM_BIN} does not exist (build fnwm first)`);
   check(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`);
   check(fs.existsSync(PYTHON), `${PYTHON} is missing`);
