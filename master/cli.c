@@ -43,6 +43,8 @@ struct cli {
 	int no_start;
 	int tty; /* progress as a bar on stderr */
 	int bar_shown;
+	struct wsc_options wopts; /* TLS and token of every connection */
+	char token[320];
 	struct wsclient *ws;
 };
 
@@ -98,13 +100,16 @@ cli_probe(struct cli *cli, char **why)
 	size_t len;
 	int r = -1;
 
-	c = wsc_connect(cli->host, cli->port, CLI_CONNECT_MS, &cause);
+	c = wsc_connect(cli->host, cli->port, &cli->wopts, CLI_CONNECT_MS,
+	    &cause);
 	if (c == NULL) {
 		*why = cause;
 		/*
 		 * Refused: nothing listens. Anything else (no answer, a
 		 * hang-up, not WebSocket) means something else holds the port.
 		 */
+		if (strstr(cause, "refused the connection") != NULL)
+			return (-2); /* a manager, but not ours to use */
 		return (strstr(cause, "refused") != NULL ||
 		            strstr(cause, "Name or service") != NULL
 		        ? 0
@@ -215,6 +220,11 @@ cli_ensure_manager(struct cli *cli)
 	r = cli_probe(cli, &why);
 	if (r == 1)
 		return (0);
+	if (r == -2) {
+		cli_err("%s", why);
+		free(why);
+		return (-1);
+	}
 	if (r == -1) {
 		cli_err("port %d on %s is in use by something that is not a "
 		        "worker manager (%s)",
@@ -288,7 +298,8 @@ cli_connect(struct cli *cli)
 
 	if (cli_ensure_manager(cli) == -1)
 		return (-1);
-	cli->ws = wsc_connect(cli->host, cli->port, CLI_CONNECT_MS, &cause);
+	cli->ws = wsc_connect(cli->host, cli->port, &cli->wopts,
+	    CLI_CONNECT_MS, &cause);
 	if (cli->ws == NULL) {
 		cli_err("%s", cause);
 		free(cause);
@@ -1198,7 +1209,7 @@ cli_simple(struct cli *cli, const char *cmd, int argc, char **argv)
 		int r = cli_probe(cli, &why);
 
 		/* Nothing to stop: do not start a manager to stop it. */
-		if (r == 0) {
+		if (r == 0 && !cli->wopts.tls) {
 			printf("no worker manager runs at ws://%s:%d/\n",
 			    cli->host, cli->port);
 			free(why);
@@ -1274,26 +1285,127 @@ cli_usage(FILE *f)
 	    "manager\nunreachable\n");
 }
 
+/*
+ * --url ws[s]://HOST[:PORT][/][?token=T]: host, port, TLS and token at
+ * once, as `fnwm url` prints them. 0, or -1 (reported).
+ */
+static int
+cli_parse_url(struct cli *cli, const char *url, char **hostp, int *port)
+{
+	const char *p = url, *q, *end;
+	long long v;
+	char *num;
+
+	if (strncmp(p, "wss://", 6) == 0) {
+		cli->wopts.tls = 1;
+		p += 6;
+	} else if (strncmp(p, "ws://", 5) == 0)
+		p += 5;
+	else
+		goto bad;
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (end == NULL)
+			goto bad;
+		*hostp = xstrndup(p + 1, (size_t)(end - p - 1));
+		q = end + 1;
+	} else {
+		q = p + strcspn(p, ":/?");
+		*hostp = xstrndup(p, (size_t)(q - p));
+	}
+	if (**hostp == '\0')
+		goto bad;
+	if (*q == ':') {
+		end = q + 1 + strcspn(q + 1, "/?");
+		num = xstrndup(q + 1, (size_t)(end - q - 1));
+		if (fnwm_parse_int(num, 1, 65535, &v) == -1) {
+			free(num);
+			goto bad;
+		}
+		free(num);
+		*port = (int)v;
+		q = end;
+	} else
+		*port = cli->wopts.tls ? 443 : 80;
+	if (*q == '/')
+		q++;
+	if (*q == '?') {
+		q = strstr(q, "token=");
+		if (q != NULL) {
+			q += 6;
+			snprintf(cli->token, sizeof cli->token, "%.*s",
+			    (int)strcspn(q, "&#"), q);
+		}
+	} else if (*q != '\0' && *q != '#')
+		goto bad;
+	return (0);
+bad:
+	cli_err("bad URL (want ws[s]://HOST:PORT/[?token=T])");
+	return (-1);
+}
+
+/* The URL a browser elsewhere uses, with the token: no manager asked. */
+static int
+cli_url(struct cli *cli, int argc)
+{
+	char host[256], tok[320];
+
+	if (argc > 1) {
+		cli_err("url takes no arguments");
+		return (CLI_USAGE);
+	}
+	if (token_read_text(cli->cfg.token_file, tok, sizeof tok) == -1) {
+		cli_err("cannot read the token %s: %s%s", cli->cfg.token_file,
+		    strerror(errno),
+		    errno == ENOENT ? " (the manager makes it at its first "
+		                      "start)"
+		                    : "");
+		return (CLI_FAILED);
+	}
+	if (strcmp(cli->host, "127.0.0.1") == 0 &&
+	    strcmp(cli->cfg.host, "localhost") != 0 &&
+	    strncmp(cli->cfg.host, "127.", 4) != 0 &&
+	    gethostname(host, sizeof host) == 0)
+		host[sizeof host - 1] = '\0'; /* a wildcard: our name */
+	else
+		snprintf(host, sizeof host, "%s", cli->host);
+	printf("%s://%s%s%s:%d/?token=%s\n",
+	    cli->cfg.tls_cert != NULL ? "wss" : "ws",
+	    strchr(host, ':') != NULL ? "[" : "", host,
+	    strchr(host, ':') != NULL ? "]" : "", cli->port, tok);
+	explicit_bzero(tok, sizeof tok);
+	return (CLI_OK);
+}
+
 int
 cli_main(const char *cmd, int argc, char **argv, const struct fnwm_args *ga,
-    const char *host, int port, int no_start)
+    const struct cli_options *co)
 {
 	struct cli cli;
-	char *cause = NULL;
-	int rc = CLI_FAILED;
+	char *cause = NULL, *url_host = NULL;
+	const char *host = co->host, *env;
+	int rc = CLI_FAILED, port = co->port;
 
 	if (strcmp(cmd, "help") == 0) {
 		cli_usage(stdout);
 		return (CLI_OK);
 	}
 	if (strcmp(cmd, "ping") != 0 && strcmp(cmd, "identify") != 0 &&
-	    strcmp(cmd, "stop") != 0 && strcmp(cmd, "worker") != 0) {
+	    strcmp(cmd, "stop") != 0 && strcmp(cmd, "worker") != 0 &&
+	    strcmp(cmd, "url") != 0) {
 		cli_err("unknown command: %s", cmd);
 		cli_usage(stderr);
 		return (CLI_USAGE);
 	}
 	memset(&cli, 0, sizeof cli);
 	fnwm_log_init("fnwm", FNWM_LOG_WARN);
+	if (co->url != NULL) {
+		if (cli_parse_url(&cli, co->url, &url_host, &port) == -1) {
+			free(url_host);
+			return (CLI_USAGE);
+		}
+		host = url_host;
+	}
 	if (config_load(&cli.cfg, ga, &cause) == -1) {
 		/* No manager can run on this configuration. */
 		cli_err("%s", cause);
@@ -1309,16 +1421,38 @@ cli_main(const char *cmd, int argc, char **argv, const struct fnwm_args *ga,
 	if (strcmp(cli.host, "localhost") == 0)
 		cli.host = "127.0.0.1";
 	cli.port = port > 0 ? port : cli.cfg.port;
-	cli.no_start = no_start;
+	cli.no_start = co->no_start;
 	cli.tty = isatty(STDERR_FILENO);
+	/*
+	 * The local manager's own certificate is trusted as it stands; the
+	 * local token goes only to the local manager.
+	 */
+	if (co->tls)
+		cli.wopts.tls = 1;
+	if (cli_is_local(cli.host) && cli.cfg.tls_cert != NULL)
+		cli.wopts.tls = 1;
+	cli.wopts.cacert = co->cacert != NULL ? co->cacert
+	    : cli_is_local(cli.host) && cli.cfg.tls_cert != NULL
+	    ? cli.cfg.tls_cert
+	    : NULL;
+	if (cli.token[0] == '\0' && (env = getenv("FNWM_TOKEN")) != NULL)
+		snprintf(cli.token, sizeof cli.token, "%s", env);
+	if (cli.token[0] == '\0' && cli_is_local(cli.host))
+		(void)token_read_text(cli.cfg.token_file, cli.token,
+		    sizeof cli.token);
+	cli.wopts.token = cli.token[0] != '\0' ? cli.token : NULL;
 	signal(SIGINT, cli_sigint);
 	signal(SIGPIPE, SIG_IGN);
-	if (strcmp(cmd, "worker") == 0)
+	if (strcmp(cmd, "url") == 0)
+		rc = cli_url(&cli, argc);
+	else if (strcmp(cmd, "worker") == 0)
 		rc = cli_worker(&cli, argc, argv);
 	else
 		rc = cli_simple(&cli, cmd, argc, argv);
 	if (cli.ws != NULL)
 		wsc_close(cli.ws);
+	explicit_bzero(cli.token, sizeof cli.token);
 	config_free(&cli.cfg);
+	free(url_host);
 	return (rc);
 }

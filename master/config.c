@@ -20,6 +20,13 @@
 
 #define CONFIG_MAX_BYTES (4 * 1024 * 1024)
 
+#define CONFIG_SWAP(type, a, b) \
+	do {                    \
+		type tmp_ = (a); \
+		(a) = (b);       \
+		(b) = tmp_;      \
+	} while (0)
+
 /*
  * Makes path absolute against the cwd and normalises "." and ".." and
  * repeated slashes, without resolving symlinks (Python's os.path.abspath).
@@ -203,6 +210,118 @@ config_origins(struct fnwm_config *cfg, json_object *root,
 	return (0);
 }
 
+static int
+config_get_bool(json_object *root, const char *section, const char *key,
+    int *out, char **cause)
+{
+	json_object *v = config_get(root, section, key);
+
+	if (v == NULL || json_object_is_type(v, json_type_null))
+		return (0);
+	if (!json_object_is_type(v, json_type_boolean)) {
+		*cause = xasprintf("config.json: %s.%s must be true or false",
+		    section, key);
+		return (-1);
+	}
+	*out = json_object_get_boolean(v);
+	return (0);
+}
+
+/* A path setting: absolute, or relative to the config dir; NULL if unset. */
+static int
+config_get_path(const struct fnwm_config *cfg, json_object *v,
+    const char *name, char **out, char **cause)
+{
+	const char *s;
+
+	*out = NULL;
+	if (v == NULL || json_object_is_type(v, json_type_null))
+		return (0);
+	if (!json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) == 0) {
+		*cause = xasprintf("config.json: %s must be a file name", name);
+		return (-1);
+	}
+	s = json_object_get_string(v);
+	*out = s[0] == '/' ? xstrdup(s) : xasprintf("%s/%s", cfg->config_dir, s);
+	return (0);
+}
+
+/* fnwm.allowed_hosts: names (no ports) the Host header may carry. */
+static int
+config_hosts(struct fnwm_config *cfg, json_object *root, char **cause)
+{
+	json_object *v = config_get(root, "fnwm", "allowed_hosts"), *e;
+	size_t i, n;
+
+	if (v == NULL || json_object_is_type(v, json_type_null))
+		return (0);
+	if (!json_object_is_type(v, json_type_array))
+		goto bad;
+	n = json_object_array_length(v);
+	cfg->allowed_hosts = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(v, i);
+		if (!json_object_is_type(e, json_type_string) ||
+		    json_object_get_string_len(e) == 0 ||
+		    strpbrk(json_object_get_string(e), ":/ ") != NULL)
+			goto bad;
+		cfg->allowed_hosts[cfg->n_allowed_hosts++] =
+		    xstrdup(json_object_get_string(e));
+	}
+	return (0);
+bad:
+	*cause = xstrdup("config.json: fnwm.allowed_hosts must be a list of "
+	                 "host names without ports");
+	return (-1);
+}
+
+/* The keys of access control: tokens, trust, TLS. */
+static int
+config_access(struct fnwm_config *cfg, json_object *root, char **cause)
+{
+	json_object *tls = config_get(root, "fnwm", "tls"), *cert = NULL,
+		    *key = NULL;
+
+	if (config_get_path(cfg, config_get(root, "fnwm", "token_file"),
+	        "fnwm.token_file", &cfg->token_file, cause) == -1 ||
+	    config_get_path(cfg,
+	        config_get(root, "fnwm", "readonly_token_file"),
+	        "fnwm.readonly_token_file", &cfg->readonly_token_file,
+	        cause) == -1)
+		return (-1);
+	if (cfg->token_file == NULL) {
+		cfg->token_file = xasprintf("%s/fnwm.token", cfg->config_dir);
+		cfg->token_file_default = 1;
+	}
+	if (config_get_bool(root, "fnwm", "require_token", &cfg->require_token,
+	        cause) == -1 ||
+	    config_get_bool(root, "fnwm", "insecure_remote",
+	        &cfg->insecure_remote, cause) == -1 ||
+	    config_hosts(cfg, root, cause) == -1)
+		return (-1);
+	if (tls != NULL && !json_object_is_type(tls, json_type_null)) {
+		if (!json_object_is_type(tls, json_type_object)) {
+			*cause = xstrdup("config.json: fnwm.tls must be an "
+			                 "object with \"cert\" and \"key\"");
+			return (-1);
+		}
+		json_object_object_get_ex(tls, "cert", &cert);
+		json_object_object_get_ex(tls, "key", &key);
+		if (config_get_path(cfg, cert, "fnwm.tls.cert", &cfg->tls_cert,
+		        cause) == -1 ||
+		    config_get_path(cfg, key, "fnwm.tls.key", &cfg->tls_key,
+		        cause) == -1)
+			return (-1);
+		if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+			*cause = xstrdup("config.json: fnwm.tls needs both "
+			                 "\"cert\" and \"key\"");
+			return (-1);
+		}
+	}
+	return (0);
+}
+
 int
 config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 {
@@ -356,7 +475,8 @@ config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 	        4.0 * 1024 * 1024 * 1024, &d, cause) == -1)
 		goto out;
 	cfg->client_queue = (size_t)d;
-	if (config_origins(cfg, root, args, cause) == -1)
+	if (config_origins(cfg, root, args, cause) == -1 ||
+	    config_access(cfg, root, cause) == -1)
 		goto out;
 
 	if (args->host != NULL) {
@@ -418,6 +538,13 @@ config_free(struct fnwm_config *cfg)
 	for (i = 0; i < cfg->n_allowed_origins; i++)
 		free(cfg->allowed_origins[i]);
 	free(cfg->allowed_origins);
+	for (i = 0; i < cfg->n_allowed_hosts; i++)
+		free(cfg->allowed_hosts[i]);
+	free(cfg->allowed_hosts);
+	free(cfg->token_file);
+	free(cfg->readonly_token_file);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -462,6 +589,19 @@ config_reload(struct fnwm_config *cfg, const struct fnwm_args *args,
 	policy = cfg->restart_defaults;
 	cfg->restart_defaults = n.restart_defaults;
 	n.restart_defaults = policy;
+	if ((n.tls_cert != NULL) != (cfg->tls_cert != NULL))
+		log_warnx("reload: TLS is turned on or off only with a "
+		          "restart; kept");
+	else {
+		CONFIG_SWAP(char *, cfg->tls_cert, n.tls_cert);
+		CONFIG_SWAP(char *, cfg->tls_key, n.tls_key);
+	}
+	CONFIG_SWAP(char *, cfg->token_file, n.token_file);
+	CONFIG_SWAP(int, cfg->token_file_default, n.token_file_default);
+	CONFIG_SWAP(char *, cfg->readonly_token_file, n.readonly_token_file);
+	CONFIG_SWAP(char **, cfg->allowed_hosts, n.allowed_hosts);
+	CONFIG_SWAP(size_t, cfg->n_allowed_hosts, n.n_allowed_hosts);
+	cfg->require_token = n.require_token;
 	config_free(&n);
 	return (0);
 }

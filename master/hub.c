@@ -39,6 +39,46 @@ static struct hub_stats hub_counters;
 static ev_timer hub_kick;
 static char hub_iface[INET6_ADDRSTRLEN];
 
+/*
+ * The right a handshake earned, from its check until the client is
+ * established (lws's opaque pointer of a wsi belongs to the probes).
+ */
+struct hub_admitted {
+	struct lws *wsi;
+	enum access_right right;
+	TAILQ_ENTRY(hub_admitted) entry;
+};
+static TAILQ_HEAD(, hub_admitted) hub_admitted_list =
+    TAILQ_HEAD_INITIALIZER(hub_admitted_list);
+
+static void
+hub_admitted_put(struct lws *wsi, enum access_right right)
+{
+	struct hub_admitted *a = xcalloc(1, sizeof *a);
+
+	a->wsi = wsi;
+	a->right = right;
+	TAILQ_INSERT_TAIL(&hub_admitted_list, a, entry);
+}
+
+/* The right of wsi, forgotten; ACCESS_NONE when it was never checked. */
+static enum access_right
+hub_admitted_take(struct lws *wsi)
+{
+	struct hub_admitted *a;
+	enum access_right r;
+
+	TAILQ_FOREACH(a, &hub_admitted_list, entry) {
+		if (a->wsi == wsi) {
+			r = a->right;
+			TAILQ_REMOVE(&hub_admitted_list, a, entry);
+			free(a);
+			return (r);
+		}
+	}
+	return (ACCESS_NONE);
+}
+
 static int
 hub_http_cb(struct lws *, enum lws_callback_reasons, void *, void *, size_t);
 static int
@@ -125,7 +165,7 @@ hub_host_part(const char *s, char *out, size_t outsz)
 }
 
 /* Loopback by name or by address (127/8, ::1); not "127.x.evil.example". */
-static int
+int
 hub_is_loopback(const char *host)
 {
 	struct in_addr a4;
@@ -175,6 +215,72 @@ hub_origin_allowed(struct lws *wsi)
 	return (hub_is_loopback(oh) && hub_is_loopback(hh));
 }
 
+/*
+ * Refuses a request with status and a one-line plain-text reason, logged
+ * with the peer's address (never the URI: it may carry a token). Returns
+ * -1: the connection is closed after the answer.
+ */
+static int
+hub_refuse(struct lws *wsi, unsigned int status, const char *reason)
+{
+	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+	                                    *end = buf + sizeof buf;
+	char body[256], peer[80], o[256], origin[300] = "";
+	int n;
+
+	if (status == HTTP_STATUS_FORBIDDEN &&
+	    (n = lws_hdr_copy(wsi, o, sizeof o, WSI_TOKEN_ORIGIN)) > 0) {
+		memcpy(origin, "origin ", 7);
+		log_safe(origin + 7, sizeof origin - 9, o, (size_t)n);
+		strcat(origin, ", ");
+	}
+	log_warnx("refused %s from %speer %s: %u %s",
+	    lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) > 0 ? "WebSocket"
+	                                                     : "HTTP request",
+	    origin, access_peer(wsi, peer, sizeof peer), status, reason);
+	n = snprintf(body, sizeof body, "%s\n", reason);
+	if (lws_add_http_header_status(wsi, status, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+	        (const unsigned char *)"text/plain; charset=utf-8", 25, &p,
+	        end) ||
+	    (status == HTTP_STATUS_UNAUTHORIZED &&
+	        lws_add_http_header_by_token(wsi,
+	            WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+	            (const unsigned char *)"Bearer", 6, &p, end)) ||
+	    lws_add_http_header_content_length(wsi, (lws_filepos_t)n, &p,
+	        end) ||
+	    lws_finalize_http_header(wsi, &p, end) || end - p < n)
+		return (-1);
+	memcpy(p, body, (size_t)n);
+	p += n;
+	(void)lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+	return (-1);
+}
+
+/*
+ * The checks every request passes, in this order: its Host names this
+ * hub, its Origin may reach it, and its peer has a right. 0 with *right
+ * set, or -1 after a refusal.
+ */
+static int
+hub_admit(struct lws *wsi, enum access_right *right)
+{
+	const char *why = NULL;
+
+	if (!access_host_allowed(wsi))
+		return (hub_refuse(wsi, HTTP_STATUS_FORBIDDEN,
+		    "the Host header does not name this worker manager (see "
+		    "fnwm.allowed_hosts)"));
+	if (!hub_origin_allowed(wsi))
+		return (hub_refuse(wsi, HTTP_STATUS_FORBIDDEN,
+		    "this Origin may not use the worker manager (see "
+		    "fnwm.allowed_origins)"));
+	*right = access_check(wsi, &why);
+	if (*right == ACCESS_NONE)
+		return (hub_refuse(wsi, HTTP_STATUS_UNAUTHORIZED, why));
+	return (0);
+}
+
 static int
 hub_http_reply(struct lws *wsi, unsigned int status)
 {
@@ -194,19 +300,32 @@ hub_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		/* A WebSocket asking for subprotocol "http": not the hub. */
 		return (1);
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		/* The server's SSL_CTX, for certificate reloads. */
+		tls_server_ctx(user);
+		return (0);
 	case LWS_CALLBACK_HTTP: {
+		enum access_right right = ACCESS_NONE;
+		const char *path = in != NULL ? (const char *)in : "";
 		int r;
 
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0 &&
 		    lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) <= 0)
 			return (hub_http_reply(wsi,
 			    HTTP_STATUS_METHOD_NOT_ALLOWED));
+		if (!access_host_allowed(wsi))
+			return (hub_refuse(wsi, HTTP_STATUS_FORBIDDEN,
+			    "the Host header does not name this worker "
+			    "manager (see fnwm.allowed_hosts)"));
 		/* The same Origin rule as the WebSocket handshake. */
 		if (!hub_origin_allowed(wsi))
 			return (hub_http_reply(wsi, HTTP_STATUS_FORBIDDEN));
-		if (in != NULL && strcmp((const char *)in, "/") == 0)
+		if (strcmp(path, "/") == 0)
 			return (hub_http_reply(wsi, HTTP_STATUS_BAD_REQUEST));
-		r = http_handle(wsi, in != NULL ? (const char *)in : "");
+		/* Liveness is open; every other page needs a right. */
+		if (strcmp(path, "/healthz") != 0 && hub_admit(wsi, &right) < 0)
+			return (-1);
+		r = http_handle(wsi, path);
 		if (r != 1)
 			return (r);
 		return (hub_http_reply(wsi, HTTP_STATUS_NOT_FOUND));
@@ -218,6 +337,7 @@ hub_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		http_release(wsi);
 		break;
 	case LWS_CALLBACK_WSI_DESTROY:
+		(void)hub_admitted_take(wsi);
 		/*
 		 * lws tells only the first protocol that a wsi is freed: a
 		 * probe must hear it too, whatever way its wsi went.
@@ -400,6 +520,7 @@ hub_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
 {
 	struct ws_client *c = user;
+	enum access_right right;
 	char uri[256];
 
 	switch (reason) {
@@ -412,18 +533,9 @@ hub_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			    NULL);
 			return (1);
 		}
-		if (!hub_origin_allowed(wsi)) {
-			char o[256], safe[300];
-			int n =
-			    lws_hdr_copy(wsi, o, sizeof o, WSI_TOKEN_ORIGIN);
-
-			log_warnx("refused WebSocket from origin %s",
-			    log_safe(safe, sizeof safe, o,
-			        n > 0 ? (size_t)n : 0));
-			lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN,
-			    NULL);
+		if (hub_admit(wsi, &right) < 0)
 			return (1);
-		}
+		hub_admitted_put(wsi, right);
 		return (0);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return (hub_draining ? 1 : 0);
@@ -432,6 +544,7 @@ hub_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		c->wsi = wsi;
 		c->id = hub_next_id++;
 		c->established = 1;
+		c->right = hub_admitted_take(wsi);
 		c->qcap = 16;
 		c->q = xcalloc(c->qcap, sizeof *c->q);
 		TAILQ_INSERT_TAIL(&hub_list, c, entry);
@@ -662,6 +775,20 @@ hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, int takeover,
 	hub_cfg = cfg;
 	if (hub_bind_address(cfg->host, &iface, &ipv6, cause) == -1)
 		return (-1);
+	/* Off the host, the token and every command travel in the clear. */
+	if ((iface == NULL || !hub_is_loopback(iface)) &&
+	    cfg->tls_cert == NULL && !cfg->insecure_remote) {
+		*cause = xasprintf("refusing to listen on %s without TLS: set "
+		                   "fnwm.tls.cert and fnwm.tls.key in "
+		                   "config.json (or fnwm.insecure_remote: true "
+		                   "to accept plain ws:// off this host)",
+		    cfg->host[0] != '\0' ? cfg->host : "all addresses");
+		return (-1);
+	}
+	if (cfg->tls_cert != NULL &&
+	    tls_check_pair(cfg->tls_cert, cfg->tls_key, cause) == -1)
+		return (-1);
+	access_set_bind(iface);
 
 	/*
 	 * lws sizes its fd tables from RLIMIT_NOFILE (16 bytes per fd) and
@@ -705,6 +832,11 @@ hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, int takeover,
 	    LWS_SERVER_OPTION_VALIDATE_UTF8 |
 	    LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
 	    (ipv6 ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6);
+	/* OpenSSL only when it serves: the hub's TLS, or wss:// probes. */
+	if (cfg->tls_cert != NULL || cfg->worker_ssl)
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.ssl_cert_filepath = cfg->tls_cert;
+	info.ssl_private_key_filepath = cfg->tls_key;
 	info.foreign_loops = loops;
 	info.port = cfg->port;
 	info.iface = iface;
@@ -738,13 +870,20 @@ hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, int takeover,
 	}
 	port = lws_get_vhost_listen_port(
 	    lws_get_vhost_by_name(hub_ctx, "default"));
-	log_info("listening on ws://%s%s%s:%d/", ipv6 ? "[" : "",
+	log_info("listening on %s://%s%s%s:%d/", hub_tls() ? "wss" : "ws",
+	    ipv6 ? "[" : "",
 	    iface != NULL ? iface : (ipv6 ? "::" : "0.0.0.0"), ipv6 ? "]" : "",
 	    port);
 	ev_timer_init(&hub_kick, hub_kick_cb, 1.0, 1.0);
 	ev_timer_start(loop, &hub_kick);
 	ev_unref(loop); /* the kick alone must not keep the loop running */
 	return (0);
+}
+
+int
+hub_tls(void)
+{
+	return (hub_cfg != NULL && hub_cfg->tls_cert != NULL);
 }
 
 void
@@ -757,4 +896,6 @@ hub_destroy(void)
 	if (hub_ctx != NULL)
 		lws_context_destroy(hub_ctx);
 	hub_ctx = NULL;
+	tls_server_ctx(NULL);
+	peer_close();
 }

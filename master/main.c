@@ -63,6 +63,9 @@ usage(FILE *f)
 	    "                     [--allow-origin ORIGIN]...\n"
 	    "      run the worker manager in the foreground (alias: serve)\n"
 	    "  ping | identify    ask the running manager\n"
+	    "  url                print the URL (with its token) for a "
+	    "browser on\n"
+	    "                     another account or host\n"
 	    "  stop [--keep-workers]\n"
 	    "                     stop the manager (and its workers, unless "
 	    "kept)\n"
@@ -81,6 +84,11 @@ usage(FILE *f)
 	    "9380)\n"
 	    "  --no-start     client commands: do not start a manager when "
 	    "none answers\n"
+	    "  --url URL      client commands: the manager at "
+	    "ws[s]://HOST:PORT/[?token=T]\n"
+	    "  --tls          client commands: connect with TLS (wss://)\n"
+	    "  --cacert FILE  client commands: trust this CA or self-signed "
+	    "certificate\n"
 	    "  --debug        log debug detail; passed on to workers\n"
 	    "  --version      print the version\n"
 	    "  -h, --help     this help\n"
@@ -215,6 +223,17 @@ master_reload(void)
 		master_apply_log_level();
 		log_info("configuration reloaded");
 	}
+	if (access_reload(&cfg, &cause) == -1) {
+		log_warnx("reload: the tokens stay as they were: %s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	if (hub_tls() && tls_reload(cfg.tls_cert, cfg.tls_key, &cause) == -1) {
+		log_warnx("reload: the certificate stays as it was: %s",
+		    cause);
+		free(cause);
+	} else if (hub_tls())
+		log_info("TLS certificate %s loaded", cfg.tls_cert);
 	notify_ready();
 }
 
@@ -316,6 +335,13 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 		config_free(&cfg);
 		return (EXIT_PERMANENT);
 	}
+	if (access_init(&cfg, &cause) == -1) {
+		log_warnx("%s", cause);
+		free(cause);
+		unlock_manager(cfg.config_dir, lockfd);
+		config_free(&cfg);
+		return (EXIT_PERMANENT);
+	}
 	if (fnwm_mkdirs(cfg.workers_dir, 0700) == -1) {
 		log_warn("cannot create %s", cfg.workers_dir);
 		unlock_manager(cfg.config_dir, lockfd);
@@ -385,16 +411,21 @@ main(int argc, char **argv)
 		{ "host", required_argument, NULL, 'H' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "no-start", no_argument, NULL, 'N' },
+		{ "tls", no_argument, NULL, 'T' },
+		{ "cacert", required_argument, NULL, 'C' },
+		{ "url", required_argument, NULL, 'U' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct fnwm_args args;
+	struct cli_options co;
 	const char *host = NULL;
 	long long port = 0;
 	int ch, rc, no_start = 0;
 
 	memset(&args, 0, sizeof args);
+	memset(&co, 0, sizeof co);
 	fnwm_log_init("fnwm", FNWM_LOG_INFO);
 	/* "+": global options stop at the command word. */
 	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -416,6 +447,15 @@ main(int argc, char **argv)
 			break;
 		case 'N':
 			no_start = 1;
+			break;
+		case 'T':
+			co.tls = 1;
+			break;
+		case 'C':
+			co.cacert = optarg;
+			break;
+		case 'U':
+			co.url = optarg;
 			break;
 		case 'V':
 			printf("fnwm %s\n", FNWM_VERSION);
@@ -443,6 +483,8 @@ main(int argc, char **argv)
 		free(args.origins);
 		return (rc);
 	}
-	return (
-	    cli_main(argv[0], argc, argv, &args, host, (int)port, no_start));
+	co.host = host;
+	co.port = (int)port;
+	co.no_start = no_start;
+	return (cli_main(argv[0], argc, argv, &args, &co));
 }

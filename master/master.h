@@ -53,6 +53,14 @@ struct fnwm_config {
 	int upgrade_on_start;          /* run update_on_startup upgrades */
 	int log_level;                 /* fnwm.log_level, -1 when not set */
 	int in_venv_default;           /* FUNCNODES_WORKER_IN_VENV */
+	char *token_file;              /* the control token */
+	int token_file_default;        /* <config dir>/fnwm.token: made if gone */
+	char *readonly_token_file;     /* NULL: no read-only token */
+	int require_token;             /* no trust by peer uid on loopback */
+	char **allowed_hosts;          /* extra Host names the hub answers */
+	size_t n_allowed_hosts;
+	char *tls_cert, *tls_key;      /* PEM paths; NULL: no TLS */
+	int insecure_remote;           /* plain ws:// off the host is allowed */
 };
 
 struct fnwm_args {
@@ -72,6 +80,59 @@ int config_reload(struct fnwm_config *, const struct fnwm_args *, char **cause);
 /* Fills cfg from args, the environment and config.json; 0 or -1 + cause. */
 int config_load(struct fnwm_config *, const struct fnwm_args *, char **cause);
 void config_free(struct fnwm_config *);
+
+/* token.c: token files; a token itself is kept only as its digest */
+struct fnwm_token {
+	int set;
+	unsigned char digest[32]; /* SHA-256 */
+};
+/*
+ * Loads the token of path (creating a random one first when create is set
+ * and the file is missing); group_ok lets the group read it. 0, or -1 with
+ * a cause that never contains the token.
+ */
+int token_load(const char *path, int create, int group_ok, struct fnwm_token *,
+    char **cause);
+/* The token text of path into out (the CLI sends it); 0 or -1 + errno. */
+int token_read_text(const char *path, char *out, size_t outsz);
+/* Constant-time: whether given is the token. */
+int token_match(const struct fnwm_token *, const char *given, size_t len);
+
+/* peer.c: the uid behind a loopback TCP connection */
+enum peer_kind {
+	PEER_REMOTE,    /* not a loopback connection */
+	PEER_LOCAL,     /* loopback, but its owner could not be told */
+	PEER_LOCAL_UID, /* loopback, and *uid is the client socket's owner */
+};
+enum peer_kind peer_identify(int fd, uid_t *uid);
+void peer_close(void);
+
+/* access.c: the Host allow-list and the right a request earns */
+enum access_right {
+	ACCESS_NONE,
+	ACCESS_READ,    /* ping, identify, status, details, logs, /metrics */
+	ACCESS_CONTROL, /* everything */
+};
+/* Loads the tokens (making the default one); 0, or -1 with a cause. */
+int access_init(const struct fnwm_config *, char **cause);
+/* Re-reads the token files (SIGHUP); on failure the old ones stay. */
+int access_reload(const struct fnwm_config *, char **cause);
+/* The literal address the hub is bound to ("" for a wildcard). */
+void access_set_bind(const char *iface);
+/* Whether the request's Host names this hub (not a rebound name). */
+int access_host_allowed(struct lws *);
+/* The right of a request; ACCESS_NONE with *why when it has none. */
+enum access_right access_check(struct lws *, const char **why);
+/* The peer's address for a log line (escaped). */
+const char *access_peer(struct lws *, char *buf, size_t bufsz);
+
+/* tls.c: the hub's certificate */
+/* Whether cert and key load and belong together; 0, or -1 with a cause. */
+int tls_check_pair(const char *cert, const char *key, char **cause);
+/* lws hands over the server's SSL_CTX once it made it. */
+void tls_server_ctx(void *ssl_ctx);
+/* Puts the (checked) pair into the live server context for new peers. */
+int tls_reload(const char *cert, const char *key, char **cause);
 
 /* lock.c */
 /* Takes the manager lock of the config dir; 0, or -1 with a cause. */
@@ -103,6 +164,7 @@ struct ws_client {
 	struct lws *wsi;
 	uint64_t id; /* operations refer to their requester by id */
 	int established;
+	enum access_right right;
 	int subscribed;  /* receives broadcasts (sent a real command) */
 	int want_status; /* a worker_status reply waits for the first scan */
 	unsigned ops;    /* its operations not yet finished */
@@ -146,6 +208,10 @@ struct hub_stats {
 const struct hub_stats *hub_stats(void);
 /* Whether a handshake's Origin may reach the hub (and its HTTP pages). */
 int hub_origin_allowed(struct lws *);
+/* localhost, 127/8 or ::1 (names are not resolved). */
+int hub_is_loopback(const char *host);
+/* Whether the hub serves TLS. */
+int hub_tls(void);
 
 /* http.c: /healthz and /metrics */
 /* Answers path; 1 when it is not one of ours, -1 to close. */
@@ -159,6 +225,7 @@ struct ws_cmd_entry {
 	int plain;      /* matched as the exact plain-text frame */
 	int json;       /* matched as {"type": name, ...} */
 	int subscribes; /* after it, the client receives broadcasts */
+	int read_only;  /* allowed to a client with the read-only token */
 	void (*exec)(struct ws_client *, json_object *msg);
 };
 /* Handles one complete inbound text message. */
@@ -445,9 +512,14 @@ void logs_client_gone(uint64_t client);
 
 /* wsclient.c: the command line's blocking WebSocket client */
 struct wsclient;
+struct wsc_options {
+	int tls;            /* wss:// */
+	const char *cacert; /* trusted CA file; NULL: the system's */
+	const char *token;  /* sent as a Bearer header; NULL: none */
+};
 /* Connects and shakes hands; NULL with a cause on failure. */
-struct wsclient *
-wsc_connect(const char *host, int port, int timeout_ms, char **cause);
+struct wsclient *wsc_connect(const char *host, int port,
+    const struct wsc_options *, int timeout_ms, char **cause);
 int wsc_send(struct wsclient *, const char *text);
 /*
  * Receives one whole message into an allocated NUL-terminated buffer
@@ -467,8 +539,16 @@ void notify_shutdown(void);
 
 /* cli.c */
 /* Runs a client command (ping, identify, stop, worker ...); exit code. */
+struct cli_options {
+	const char *host; /* NULL: the configured one */
+	int port;         /* 0: the configured one */
+	int no_start;
+	int tls;            /* --tls */
+	const char *cacert; /* --cacert */
+	const char *url;    /* --url ws[s]://HOST:PORT/[?token=T] */
+};
 int cli_main(const char *cmd, int argc, char **argv, const struct fnwm_args *,
-    const char *host, int port, int no_start);
+    const struct cli_options *);
 
 /* main.c */
 /* Starts an orderly shutdown of the master; safe from any callback. */

@@ -24,6 +24,7 @@ ws_cmd_identify_exec(struct ws_client *c, json_object *msg)
 
 const struct ws_cmd_entry ws_cmd_identify_entry = {
 	.name = "identify",
+	.read_only = 1,
 	.plain = 1,
 	.exec = ws_cmd_identify_exec,
 };

@@ -13,6 +13,7 @@ ws_cmd_ping_exec(struct ws_client *c, json_object *msg)
 
 const struct ws_cmd_entry ws_cmd_ping_entry = {
 	.name = "ping",
+	.read_only = 1,
 	.plain = 1,
 	.exec = ws_cmd_ping_exec,
 };

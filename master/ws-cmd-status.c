@@ -37,6 +37,7 @@ ws_cmd_status_ready(void)
 
 const struct ws_cmd_entry ws_cmd_status_entry = {
 	.name = "worker_status",
+	.read_only = 1,
 	.plain = 1,
 	.subscribes = 1,
 	.exec = ws_cmd_status_exec,

@@ -74,6 +74,7 @@ ws_cmd_worker_details_exec(struct ws_client *c, json_object *msg)
 
 const struct ws_cmd_entry ws_cmd_worker_details_entry = {
 	.name = "worker_details",
+	.read_only = 1,
 	.plain = 1,
 	.json = 1,
 	.exec = ws_cmd_worker_details_exec,

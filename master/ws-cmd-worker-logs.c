@@ -50,6 +50,7 @@ ws_cmd_worker_logs_exec(struct ws_client *c, json_object *msg)
 
 const struct ws_cmd_entry ws_cmd_worker_logs_entry = {
 	.name = "worker_logs",
+	.read_only = 1,
 	.json = 1,
 	.exec = ws_cmd_worker_logs_exec,
 };

@@ -120,6 +120,16 @@ ws_cmd_broadcast_progress(uint64_t owner, const char *message, double progress,
 static void
 ws_cmd_run(struct ws_client *c, const struct ws_cmd_entry *e, json_object *o)
 {
+	/* A read-only client may look, not act: checked before anything. */
+	if (c->right != ACCESS_CONTROL &&
+	    !(c->right == ACCESS_READ && e->read_only)) {
+		log_info("client: %s refused, read-only access", e->name);
+		ws_cmd_error(c,
+		    "%s is not permitted: this connection has read-only "
+		    "access",
+		    e->name);
+		return;
+	}
 	/*
 	 * A fresh connection gets nothing unsolicited until it sends a real
 	 * command: auto-start probes expect pong/identity as the first frame.

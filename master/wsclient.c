@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A small blocking WebSocket client for the command line: connect with a
- * deadline, the RFC 6455 handshake (accept key checked), masked text
- * frames out, whole messages in (pings answered, fragments joined).
+ * deadline, TLS when asked (the certificate verified against the system's
+ * CAs or a given file, and against the host dialled), the RFC 6455
+ * handshake (accept key checked, a token sent as a Bearer header), masked
+ * text frames out, whole messages in (pings answered, fragments joined).
  * The CLI is one request at a time; it needs no event loop.
  */
 #include <sys/socket.h>
@@ -17,7 +19,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
 
 #include <libwebsockets.h>
 
@@ -31,6 +37,8 @@
 
 struct wsclient {
 	int fd;
+	SSL_CTX *ctx; /* NULL: plain ws:// */
+	SSL *ssl;
 	char *rx; /* a partial message */
 	size_t rxlen;
 };
@@ -59,20 +67,80 @@ wsc_wait(int fd, short ev, int64_t deadline_ms)
 	}
 }
 
+/*
+ * One TLS call's outcome as a socket call's: >0 done, 0 closed, -1 with
+ * errno (EAGAIN and *want the poll event to wait for).
+ */
+static ssize_t
+wsc_tls_result(struct wsclient *c, int n, short *want)
+{
+	switch (SSL_get_error(c->ssl, n)) {
+	case SSL_ERROR_NONE:
+		return (n);
+	case SSL_ERROR_WANT_READ:
+		*want = POLLIN;
+		errno = EAGAIN;
+		return (-1);
+	case SSL_ERROR_WANT_WRITE:
+		*want = POLLOUT;
+		errno = EAGAIN;
+		return (-1);
+	case SSL_ERROR_ZERO_RETURN:
+		return (0);
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		if (errno == 0)
+			errno = ECONNRESET;
+		return (-1);
+	default:
+		ERR_clear_error();
+		errno = EPROTO;
+		return (-1);
+	}
+}
+
+static ssize_t
+wsc_io_send(struct wsclient *c, const void *buf, size_t len, short *want)
+{
+	*want = POLLOUT;
+	if (c->ssl == NULL)
+		return (send(c->fd, buf, len, MSG_NOSIGNAL));
+	errno = 0;
+	return (wsc_tls_result(c,
+	    SSL_write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len),
+	    want));
+}
+
+static ssize_t
+wsc_io_recv(struct wsclient *c, void *buf, size_t len, short *want)
+{
+	*want = POLLIN;
+	if (c->ssl == NULL)
+		return (recv(c->fd, buf, len, 0));
+	errno = 0;
+	return (wsc_tls_result(c,
+	    SSL_read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len),
+	    want));
+}
+
 static int
-wsc_write_all(int fd, const void *buf, size_t len, int64_t deadline)
+wsc_write_all(struct wsclient *c, const void *buf, size_t len,
+    int64_t deadline)
 {
 	const char *p = buf;
 	ssize_t n;
+	short want;
 
 	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				if (wsc_wait(fd, POLLOUT, deadline) == -1)
+		n = wsc_io_send(c, p, len, &want);
+		if (n <= 0) {
+			if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+				if (wsc_wait(c->fd, want, deadline) == -1)
 					return (-1);
 				continue;
 			}
+			if (n == 0)
+				errno = ECONNRESET;
 			return (-1);
 		}
 		p += n;
@@ -82,20 +150,21 @@ wsc_write_all(int fd, const void *buf, size_t len, int64_t deadline)
 }
 
 static int
-wsc_read_exact(int fd, void *buf, size_t len, int64_t deadline)
+wsc_read_exact(struct wsclient *c, void *buf, size_t len, int64_t deadline)
 {
 	char *p = buf;
 	ssize_t n;
+	short want;
 
 	while (len > 0) {
-		n = recv(fd, p, len, 0);
+		n = wsc_io_recv(c, p, len, &want);
 		if (n == 0) {
 			errno = ECONNRESET;
 			return (-1);
 		}
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
-				if (wsc_wait(fd, POLLIN, deadline) == -1)
+				if (wsc_wait(c->fd, want, deadline) == -1)
 					return (-1);
 				continue;
 			}
@@ -151,33 +220,142 @@ wsc_connect_tcp(const char *host, int port, int64_t deadline, char **cause)
 	return (fd);
 }
 
+static void
+wsc_free(struct wsclient *c)
+{
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	if (c->ctx != NULL)
+		SSL_CTX_free(c->ctx);
+	if (c->fd != -1)
+		close(c->fd);
+	free(c->rx);
+	free(c);
+}
+
+/* The TLS handshake, the certificate checked against host. */
+static int
+wsc_tls_start(struct wsclient *c, const char *host, const char *cacert,
+    int64_t deadline, char **cause)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	char err[256];
+	long vr;
+	short want;
+	int n;
+
+	c->ctx = SSL_CTX_new(TLS_client_method());
+	if (c->ctx == NULL) {
+		*cause = xstrdup("TLS: cannot make a context");
+		return (-1);
+	}
+	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+	if (cacert != NULL
+	        ? SSL_CTX_load_verify_locations(c->ctx, cacert, NULL) != 1
+	        : SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
+		ERR_error_string_n(ERR_get_error(), err, sizeof err);
+		*cause = xasprintf("TLS: cannot load CA certificates%s%s: %s",
+		    cacert != NULL ? " from " : "",
+		    cacert != NULL ? cacert : "", err);
+		return (-1);
+	}
+	c->ssl = SSL_new(c->ctx);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+		*cause = xstrdup("TLS: cannot make a connection");
+		return (-1);
+	}
+	if (inet_pton(AF_INET, host, &a4) == 1 ||
+	    inet_pton(AF_INET6, host, &a6) == 1)
+		n = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl),
+		    host);
+	else
+		n = SSL_set1_host(c->ssl, host) &&
+		    SSL_set_tlsext_host_name(c->ssl, host);
+	if (n != 1) {
+		*cause = xasprintf("TLS: cannot check certificates for %s",
+		    host);
+		return (-1);
+	}
+	for (;;) {
+		errno = 0;
+		n = (int)wsc_tls_result(c, SSL_connect(c->ssl), &want);
+		if (n > 0)
+			return (0);
+		if (n == -1 && errno == EAGAIN) {
+			if (wsc_wait(c->fd, want, deadline) == -1)
+				break;
+			continue;
+		}
+		vr = SSL_get_verify_result(c->ssl);
+		if (vr != X509_V_OK)
+			*cause = xasprintf("TLS: the certificate of %s is not "
+			                   "trusted: %s%s",
+			    host, X509_verify_cert_error_string(vr),
+			    cacert == NULL ? " (--cacert FILE names a CA or "
+			                     "self-signed certificate)"
+			                   : "");
+		else
+			*cause = xasprintf("TLS handshake with %s failed (is "
+			                   "it a TLS port?)",
+			    host);
+		return (-1);
+	}
+	*cause = xasprintf("TLS handshake with %s: %s", host,
+	    errno == ETIMEDOUT ? "no answer in time" : strerror(errno));
+	return (-1);
+}
+
 struct wsclient *
-wsc_connect(const char *host, int port, int timeout_ms, char **cause)
+wsc_connect(const char *host, int port, const struct wsc_options *opts,
+    int timeout_ms, char **cause)
 {
 	int64_t deadline = (int64_t)fnwm_now_ms() + timeout_ms;
 	unsigned char rnd[16], digest[SHA_DIGEST_LENGTH];
-	char key[32], want[64], req[512], resp[4096], *accept, *p;
+	char key[32], want[64], req[1024], resp[4096], auth[300], *accept, *p;
 	struct wsclient *c;
 	size_t got = 0;
 	ssize_t n;
+	short ev;
 	int fd, len;
 
 	fd = wsc_connect_tcp(host, port, deadline, cause);
 	if (fd == -1)
 		return (NULL);
+	c = xcalloc(1, sizeof *c);
+	c->fd = fd;
+	if (opts->tls &&
+	    wsc_tls_start(c, host, opts->cacert, deadline, cause) == -1) {
+		wsc_free(c);
+		return (NULL);
+	}
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 		fatal("getrandom");
 	lws_b64_encode_string((const char *)rnd, sizeof rnd, key, sizeof key);
+	auth[0] = '\0';
+	if (opts->token != NULL)
+		snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n",
+		    opts->token);
 	len = snprintf(req, sizeof req,
-	    "GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+	    "GET / HTTP/1.1\r\nHost: %s%s%s:%d\r\nUpgrade: websocket\r\n"
 	    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-	    "Sec-WebSocket-Version: 13\r\n\r\n",
-	    host, port, key);
-	if (wsc_write_all(fd, req, (size_t)len, deadline) == -1)
+	    "Sec-WebSocket-Version: 13\r\n%s\r\n",
+	    strchr(host, ':') != NULL ? "[" : "", host,
+	    strchr(host, ':') != NULL ? "]" : "", port, key, auth);
+	explicit_bzero(auth, sizeof auth);
+	if (len < 0 || (size_t)len >= sizeof req) {
+		*cause = xstrdup("host name or token too long");
+		wsc_free(c);
+		return (NULL);
+	}
+	n = wsc_write_all(c, req, (size_t)len, deadline);
+	explicit_bzero(req, sizeof req);
+	if (n == -1)
 		goto io;
 	/* Read the response head byte by byte: frames may follow at once. */
 	while (got < sizeof resp - 1) {
-		n = recv(fd, resp + got, 1, 0);
+		n = wsc_io_recv(c, resp + got, 1, &ev);
 		if (n == 1) {
 			got++;
 			if (got >= 4 &&
@@ -191,16 +369,36 @@ wsc_connect(const char *host, int port, int timeout_ms, char **cause)
 		}
 		if (errno != EAGAIN && errno != EINTR)
 			goto io;
-		if (wsc_wait(fd, POLLIN, deadline) == -1)
+		if (wsc_wait(fd, ev, deadline) == -1)
 			goto io;
 	}
 	resp[got] = '\0';
 	if (strncmp(resp, "HTTP/1.1 101", 12) != 0) {
-		p = strstr(resp, "\r\n");
-		if (p != NULL)
-			*p = '\0';
-		*cause = xasprintf("not a WebSocket server (\"%.60s\")", resp);
-		close(fd);
+		int code = 0;
+
+		if (sscanf(resp, "HTTP/1.%*d %d", &code) == 1 &&
+		    (code == 401 || code == 403)) {
+			/* Refusals come with a one-line reason: show it. */
+			char body[200] = "";
+
+			(void)wsc_read_exact(c, body, sizeof body - 1,
+			    (int64_t)fnwm_now_ms() + 500);
+			body[strcspn(body, "\r\n")] = '\0';
+			*cause = xasprintf("the worker manager refused the "
+			                   "connection (%d): %s",
+			    code,
+			    body[0] != '\0' ? body
+			        : code == 401 ? "a token is required"
+			                      : "forbidden");
+		} else {
+			p = strstr(resp, "\r\n");
+			if (p != NULL)
+				*p = '\0';
+			*cause = xasprintf("not a WebSocket server "
+			                   "(\"%.60s\")",
+			    resp);
+		}
+		wsc_free(c);
 		return (NULL);
 	}
 	snprintf(req, sizeof req, "%s%s", key, WSC_GUID);
@@ -210,16 +408,14 @@ wsc_connect(const char *host, int port, int timeout_ms, char **cause)
 	accept = strcasestr(resp, "\r\nSec-WebSocket-Accept:");
 	if (accept == NULL || strstr(accept + 23, want) == NULL) {
 		*cause = xstrdup("bad WebSocket handshake answer");
-		close(fd);
+		wsc_free(c);
 		return (NULL);
 	}
-	c = xcalloc(1, sizeof *c);
-	c->fd = fd;
 	return (c);
 io:
 	*cause = xasprintf("%s port %d: %s", host, port,
 	    errno == ETIMEDOUT ? "no answer in time" : strerror(errno));
-	close(fd);
+	wsc_free(c);
 	return (NULL);
 }
 
@@ -252,7 +448,7 @@ wsc_send_frame(struct wsclient *c, int opcode, const void *data, size_t len)
 	memcpy(buf, hdr, h);
 	for (i = 0; i < len; i++)
 		buf[h + i] = ((const unsigned char *)data)[i] ^ mask[i % 4];
-	rc = wsc_write_all(c->fd, buf, h + len, (int64_t)fnwm_now_ms() + 10000);
+	rc = wsc_write_all(c, buf, h + len, (int64_t)fnwm_now_ms() + 10000);
 	free(buf);
 	return (rc);
 }
@@ -273,7 +469,7 @@ wsc_recv(struct wsclient *c, int timeout_ms, char **out, size_t *outlen)
 	int fin, op, i;
 
 	for (;;) {
-		if (wsc_read_exact(c->fd, h, 2, deadline) == -1)
+		if (wsc_read_exact(c, h, 2, deadline) == -1)
 			return (-1);
 		fin = h[0] & 0x80;
 		op = h[0] & 0x0f;
@@ -283,11 +479,11 @@ wsc_recv(struct wsclient *c, int timeout_ms, char **out, size_t *outlen)
 			return (-1);
 		}
 		if (len == 126) {
-			if (wsc_read_exact(c->fd, ext, 2, deadline) == -1)
+			if (wsc_read_exact(c, ext, 2, deadline) == -1)
 				return (-1);
 			len = ((uint64_t)ext[0] << 8) | ext[1];
 		} else if (len == 127) {
-			if (wsc_read_exact(c->fd, ext, 8, deadline) == -1)
+			if (wsc_read_exact(c, ext, 8, deadline) == -1)
 				return (-1);
 			for (len = 0, i = 0; i < 8; i++)
 				len = (len << 8) | ext[i];
@@ -297,7 +493,7 @@ wsc_recv(struct wsclient *c, int timeout_ms, char **out, size_t *outlen)
 			return (-1);
 		}
 		payload = xmalloc((size_t)len + 1);
-		if (wsc_read_exact(c->fd, payload, (size_t)len, deadline) ==
+		if (wsc_read_exact(c, payload, (size_t)len, deadline) ==
 		    -1) {
 			free(payload);
 			return (-1);
@@ -341,7 +537,7 @@ wsc_close(struct wsclient *c)
 	if (c == NULL)
 		return;
 	(void)wsc_send_frame(c, 0x8, "\x03\xe8", 2);
-	close(c->fd);
-	free(c->rx);
-	free(c);
+	if (c->ssl != NULL)
+		(void)SSL_shutdown(c->ssl);
+	wsc_free(c);
 }
