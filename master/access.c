@@ -38,8 +38,8 @@ access_load_tokens(const struct fnwm_config *cfg, struct fnwm_token *ctl,
 	if (cfg->readonly_token_file != NULL &&
 	    token_load(cfg->readonly_token_file, 0, 1, ro, cause) == -1)
 		return (-1);
-	if (ro->set && memcmp(ro->digest, ctl->digest, sizeof ro->digest) ==
-	        0) {
+	if (ro->set &&
+	    memcmp(ro->digest, ctl->digest, sizeof ro->digest) == 0) {
 		*cause = xstrdup("the read-only token must differ from the "
 		                 "control token");
 		return (-1);

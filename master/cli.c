@@ -298,8 +298,8 @@ cli_connect(struct cli *cli)
 
 	if (cli_ensure_manager(cli) == -1)
 		return (-1);
-	cli->ws = wsc_connect(cli->host, cli->port, &cli->wopts,
-	    CLI_CONNECT_MS, &cause);
+	cli->ws = wsc_connect(cli->host, cli->port, &cli->wopts, CLI_CONNECT_MS,
+	    &cause);
 	if (cli->ws == NULL) {
 		cli_err("%s", cause);
 		free(cause);

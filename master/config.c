@@ -20,8 +20,8 @@
 
 #define CONFIG_MAX_BYTES (4 * 1024 * 1024)
 
-#define CONFIG_SWAP(type, a, b) \
-	do {                    \
+#define CONFIG_SWAP(type, a, b)  \
+	do {                     \
 		type tmp_ = (a); \
 		(a) = (b);       \
 		(b) = tmp_;      \
@@ -229,8 +229,8 @@ config_get_bool(json_object *root, const char *section, const char *key,
 
 /* A path setting: absolute, or relative to the config dir; NULL if unset. */
 static int
-config_get_path(const struct fnwm_config *cfg, json_object *v,
-    const char *name, char **out, char **cause)
+config_get_path(const struct fnwm_config *cfg, json_object *v, const char *name,
+    char **out, char **cause)
 {
 	const char *s;
 
@@ -243,7 +243,8 @@ config_get_path(const struct fnwm_config *cfg, json_object *v,
 		return (-1);
 	}
 	s = json_object_get_string(v);
-	*out = s[0] == '/' ? xstrdup(s) : xasprintf("%s/%s", cfg->config_dir, s);
+	*out =
+	    s[0] == '/' ? xstrdup(s) : xasprintf("%s/%s", cfg->config_dir, s);
 	return (0);
 }
 
@@ -281,7 +282,7 @@ static int
 config_access(struct fnwm_config *cfg, json_object *root, char **cause)
 {
 	json_object *tls = config_get(root, "fnwm", "tls"), *cert = NULL,
-		    *key = NULL;
+	            *key = NULL;
 
 	if (config_get_path(cfg, config_get(root, "fnwm", "token_file"),
 	        "fnwm.token_file", &cfg->token_file, cause) == -1 ||

@@ -48,8 +48,8 @@ struct hub_admitted {
 	enum access_right right;
 	TAILQ_ENTRY(hub_admitted) entry;
 };
-static TAILQ_HEAD(, hub_admitted) hub_admitted_list =
-    TAILQ_HEAD_INITIALIZER(hub_admitted_list);
+static TAILQ_HEAD(, hub_admitted) hub_admitted_list = TAILQ_HEAD_INITIALIZER(
+    hub_admitted_list);
 
 static void
 hub_admitted_put(struct lws *wsi, enum access_right right)
@@ -224,7 +224,7 @@ static int
 hub_refuse(struct lws *wsi, unsigned int status, const char *reason)
 {
 	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
-	                                    *end = buf + sizeof buf;
+	                                   *end = buf + sizeof buf;
 	char body[256], peer[80], o[256], origin[300] = "";
 	int n;
 
@@ -253,7 +253,8 @@ hub_refuse(struct lws *wsi, unsigned int status, const char *reason)
 		return (-1);
 	memcpy(p, body, (size_t)n);
 	p += n;
-	(void)lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+	(void)lws_write(wsi, start, (size_t)(p - start),
+	    LWS_WRITE_HTTP_HEADERS);
 	return (-1);
 }
 
@@ -871,9 +872,8 @@ hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, int takeover,
 	port = lws_get_vhost_listen_port(
 	    lws_get_vhost_by_name(hub_ctx, "default"));
 	log_info("listening on %s://%s%s%s:%d/", hub_tls() ? "wss" : "ws",
-	    ipv6 ? "[" : "",
-	    iface != NULL ? iface : (ipv6 ? "::" : "0.0.0.0"), ipv6 ? "]" : "",
-	    port);
+	    ipv6 ? "[" : "", iface != NULL ? iface : (ipv6 ? "::" : "0.0.0.0"),
+	    ipv6 ? "]" : "", port);
 	ev_timer_init(&hub_kick, hub_kick_cb, 1.0, 1.0);
 	ev_timer_start(loop, &hub_kick);
 	ev_unref(loop); /* the kick alone must not keep the loop running */

@@ -229,8 +229,7 @@ master_reload(void)
 		cause = NULL;
 	}
 	if (hub_tls() && tls_reload(cfg.tls_cert, cfg.tls_key, &cause) == -1) {
-		log_warnx("reload: the certificate stays as it was: %s",
-		    cause);
+		log_warnx("reload: the certificate stays as it was: %s", cause);
 		free(cause);
 	} else if (hub_tls())
 		log_info("TLS certificate %s loaded", cfg.tls_cert);

@@ -54,13 +54,13 @@ struct fnwm_config {
 	int log_level;                 /* fnwm.log_level, -1 when not set */
 	int in_venv_default;           /* FUNCNODES_WORKER_IN_VENV */
 	char *token_file;              /* the control token */
-	int token_file_default;        /* <config dir>/fnwm.token: made if gone */
-	char *readonly_token_file;     /* NULL: no read-only token */
-	int require_token;             /* no trust by peer uid on loopback */
-	char **allowed_hosts;          /* extra Host names the hub answers */
+	int token_file_default;    /* <config dir>/fnwm.token: made if gone */
+	char *readonly_token_file; /* NULL: no read-only token */
+	int require_token;         /* no trust by peer uid on loopback */
+	char **allowed_hosts;      /* extra Host names the hub answers */
 	size_t n_allowed_hosts;
-	char *tls_cert, *tls_key;      /* PEM paths; NULL: no TLS */
-	int insecure_remote;           /* plain ws:// off the host is allowed */
+	char *tls_cert, *tls_key; /* PEM paths; NULL: no TLS */
+	int insecure_remote;      /* plain ws:// off the host is allowed */
 };
 
 struct fnwm_args {

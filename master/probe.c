@@ -289,6 +289,9 @@ probe_start(struct ev_loop *loop, const char *host, int port, const char *uuid,
 	cci.path = "/";
 	cci.host = p->hostport;
 	cci.local_protocol_name = "fnwm-probe";
+	/* FuncNodes' worker_manager.ssl: workers are reached over wss://. */
+	if (master_cfg != NULL && master_cfg->worker_ssl)
+		cci.ssl_connection = LCCSCF_USE_SSL;
 	cci.ietf_version_or_minus_one = -1;
 	cci.opaque_user_data = p;
 	cci.pwsi = &p->wsi;

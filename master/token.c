@@ -51,8 +51,8 @@ token_create(const char *path, char **cause)
 	text[2 * sizeof rnd + 1] = '\0';
 	explicit_bzero(rnd, sizeof rnd);
 	if (fnwm_atomic_write(path, text, strlen(text), 0600) == -1) {
-		*cause = xasprintf("cannot create %s: %s", path,
-		    strerror(errno));
+		*cause =
+		    xasprintf("cannot create %s: %s", path, strerror(errno));
 		explicit_bzero(text, sizeof text);
 		return (-1);
 	}

@@ -124,8 +124,7 @@ wsc_io_recv(struct wsclient *c, void *buf, size_t len, short *want)
 }
 
 static int
-wsc_write_all(struct wsclient *c, const void *buf, size_t len,
-    int64_t deadline)
+wsc_write_all(struct wsclient *c, const void *buf, size_t len, int64_t deadline)
 {
 	const char *p = buf;
 	ssize_t n;
@@ -268,14 +267,13 @@ wsc_tls_start(struct wsclient *c, const char *host, const char *cacert,
 	}
 	if (inet_pton(AF_INET, host, &a4) == 1 ||
 	    inet_pton(AF_INET6, host, &a6) == 1)
-		n = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl),
-		    host);
+		n = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host);
 	else
 		n = SSL_set1_host(c->ssl, host) &&
 		    SSL_set_tlsext_host_name(c->ssl, host);
 	if (n != 1) {
-		*cause = xasprintf("TLS: cannot check certificates for %s",
-		    host);
+		*cause =
+		    xasprintf("TLS: cannot check certificates for %s", host);
 		return (-1);
 	}
 	for (;;) {
@@ -387,7 +385,7 @@ wsc_connect(const char *host, int port, const struct wsc_options *opts,
 			*cause = xasprintf("the worker manager refused the "
 			                   "connection (%d): %s",
 			    code,
-			    body[0] != '\0' ? body
+			    body[0] != '\0'   ? body
 			        : code == 401 ? "a token is required"
 			                      : "forbidden");
 		} else {
@@ -493,8 +491,7 @@ wsc_recv(struct wsclient *c, int timeout_ms, char **out, size_t *outlen)
 			return (-1);
 		}
 		payload = xmalloc((size_t)len + 1);
-		if (wsc_read_exact(c, payload, (size_t)len, deadline) ==
-		    -1) {
+		if (wsc_read_exact(c, payload, (size_t)len, deadline) == -1) {
 			free(payload);
 			return (-1);
 		}

@@ -107,7 +107,7 @@ def pytest_pyfunc_call(pyfuncitem):
 # ----------------------------------------------------------------------------
 # the master process
 
-LISTEN_RE = re.compile(r"info: listening on ws://(\[[^\]]*\]|[^:/\s]+):(\d+)/")
+LISTEN_RE = re.compile(r"info: listening on wss?://(\[[^\]]*\]|[^:/\s]+):(\d+)/")
 
 
 class Manager:
@@ -322,13 +322,15 @@ def manager(fnwm):
 
 class FakeWorker:
     def __init__(self, uuid, mode="answer", pre=0, delay=0.0,
-                 answer_after=0.0, log=None):
+                 answer_after=0.0, log=None, tls=None):
         self.uuid = uuid
         argv = [PYTHON, FAKEWORKER, "--uuid", uuid, "--mode", mode,
                 "--pre", str(pre), "--delay", str(delay),
                 "--answer-after", str(answer_after)]
         if log:
             argv += ["--log", log]
+        if tls:
+            argv += ["--tls", "%s:%s" % tls]
         self.log = log
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, text=True)

@@ -18,6 +18,7 @@ Options:
   --delay S         wait S seconds before answering
   --answer-after S  behave "silent" until S seconds after start-up
   --log FILE        append every received text frame to FILE (one a line)
+  --tls CERT:KEY    serve wss:// with this certificate and key
 """
 import argparse
 import asyncio
@@ -43,6 +44,7 @@ def parse_args(argv):
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--answer-after", type=float, default=0.0)
     ap.add_argument("--log")
+    ap.add_argument("--tls")
     return ap.parse_args(argv)
 
 
@@ -129,7 +131,12 @@ async def main(args):
             await stop
         return
 
-    async with websockets.serve(handler, args.host, args.port,
+    tls = None
+    if args.tls:
+        import ssl
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(*args.tls.split(":", 1))
+    async with websockets.serve(handler, args.host, args.port, ssl=tls,
                                 compression=None, ping_interval=None) as srv:
         port = srv.sockets[0].getsockname()[1]
         sys.stdout.write("PORT %d\n" % port)
