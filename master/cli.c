@@ -1273,6 +1273,8 @@ cli_usage(FILE *f)
 	    "  startworkermanager   run the manager in the foreground "
 	    "(alias: serve)\n"
 	    "  ping | identify      is a manager there, and which\n"
+	    "  url                  the URL with the token, for a browser "
+	    "elsewhere\n"
 	    "  stop [--keep-workers]\n"
 	    "                       stop the manager (and its workers, "
 	    "unless kept)\n"

@@ -11,10 +11,11 @@ libssl-dev libsystemd-dev"
 # tests: unit (cmocka), e2e and proto (pytest), valgrind, the Debian
 # package (dpkg-dev's file), the browser UI test (Debian's chromium and
 # nodejs 18 with npm; a node already on PATH is kept), the systemd test
-# and the fresh-machine check (debootstrap, systemd-nspawn)
+# and the fresh-machine check (debootstrap, systemd-nspawn), the TLS test's
+# self-signed certificates (openssl)
 PKGS="$PKGS libcmocka-dev python3 python3-pytest python3-websockets
 python3-venv python3-pip python3-wheel python3-setuptools valgrind procps
-file chromium debootstrap systemd-container"
+file chromium debootstrap systemd-container openssl"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 
 missing=""
