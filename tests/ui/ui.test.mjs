@@ -24,6 +24,11 @@
 // The worker double does not implement the worker RPC the UI uses after
 // connecting (get_library, ...); the UI's errors about that are expected.
 //
+// With FNWM_UI_REQUIRE_TOKEN=1 the same run is made with fnwm.require_token
+// true (no trust by peer uid): the UI is given ws://127.0.0.1:PORT/?token=T
+// with the token of <cfg>/fnwm.token, a handshake without it gets 401, and
+// the token is not in fnwm's debug log.
+//
 // Environment: FNWM_BIN (default build/master/fnwm), FNWM_SANITIZED=ON
 // (stretches deadlines), FNWM_CHROMIUM (default /usr/bin/chromium),
 // FNWM_UI_KEEP=1 (keep the tmp dir after a pass). On failure the tmp dir is
@@ -53,6 +58,7 @@ const CHROMIUM = process.env.FNWM_CHROMIUM || "/usr/bin/chromium";
 const WORKER_PYTHONPATH = path.join(REPO, "tests", "worker");
 const SANITIZER_MARKERS = ["AddressSanitizer", "runtime error:", "LeakSanitizer"];
 const OVERALL_DEADLINE_S = 540; // below CTest's TIMEOUT 600
+const REQUIRE_TOKEN = process.env.FNWM_UI_REQUIRE_TOKEN === "1";
 
 const SEED_UUID = "ui-seed_0123456789abcdef";
 const SEED_NAME = "UI Seed Worker";
@@ -437,7 +443,9 @@ async function openSelectAndFind(page, name, timeoutMs) {
 async function scenario(ctx) {
   const { page, rec, mgr, cfgDir } = ctx;
   const workersDir = path.join(cfgDir, "workers");
-  const mgrUrl = `ws://127.0.0.1:${mgr.port}/`;
+  const mgrUrl = ctx.token
+    ? `ws://127.0.0.1:${mgr.port}/?token=${ctx.token}`
+    : `ws://127.0.0.1:${mgr.port}/`;
   const mgrPrefix = `ws://127.0.0.1:${mgr.port}`;
   const sentToMgr = () => rec.frames(mgrPrefix, "sent");
   const fromMgr = () => rec.frames(mgrPrefix, "received");
@@ -553,6 +561,21 @@ async function scenario(ctx) {
 
 // ---------------------------------------------------------------------------
 
+// The status of a WebSocket upgrade request without credentials.
+function upgradeStatus(port) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({
+      host: "127.0.0.1", port, path: "/", headers: {
+        Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": crypto.randomBytes(16).toString("base64"),
+      },
+    }, (res) => { res.resume(); resolve(res.statusCode); });
+    req.on("upgrade", (res, sock) => { sock.destroy(); resolve(101); });
+    req.on("error", reject);
+    req.setTimeout(T(10), () => req.destroy(new Error("no answer")));
+  });
+}
+
 async function main() {
   const major = process.versions.node.split(".").map(Number);
   check(major[0] >= 18,
@@ -600,8 +623,17 @@ async function main() {
       env.UBSAN_OPTIONS ??= "print_stacktrace=1";
     }
     writeSeedWorker(path.join(cfgDir, "workers"), startPort);
+    if (REQUIRE_TOKEN)
+      fs.writeFileSync(path.join(cfgDir, "config.json"),
+        JSON.stringify({ fnwm: { require_token: true } }));
     mgr = ctx.mgr = new Manager(cfgDir, path.join(tmp, "fnwm.log"), env);
     await mgr.waitListening();
+    if (REQUIRE_TOKEN) {
+      ctx.token = readText(path.join(cfgDir, "fnwm.token")).trim();
+      const refused = await upgradeStatus(mgr.port);
+      check(refused === 401, `a handshake without the token got ${refused}, not 401`);
+      say("require_token: a handshake without the token gets 401");
+    }
     abortReason = () => mgr.exit &&
       `fnwm exited unexpectedly (${JSON.stringify(mgr.exit)}; see fnwm.log)`;
     say(`fnwm (pid ${mgr.proc.pid}) listening on port ${mgr.port}; worker ports from ${startPort}`);
@@ -627,6 +659,8 @@ async function main() {
     });
 
     await scenario(ctx);
+    if (ctx.token)
+      check(!mgr.log().includes(ctx.token), "the token appears in fnwm.log");
     ok = true;
   } catch (e) {
     console.error(`FAIL: ${e instanceof Failure ? e.message : e.stack || e}`);
