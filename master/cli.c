@@ -1209,7 +1209,7 @@ cli_simple(struct cli *cli, const char *cmd, int argc, char **argv)
 		int r = cli_probe(cli, &why);
 
 		/* Nothing to stop: do not start a manager to stop it. */
-		if (r == 0 && !cli->wopts.tls) {
+		if (r == 0) {
 			printf("no worker manager runs at ws://%s:%d/\n",
 			    cli->host, cli->port);
 			free(why);
