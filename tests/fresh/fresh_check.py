@@ -130,11 +130,27 @@ def remove_root(root):
     shutil.rmtree(root)
 
 
+# The host's network settings, passed on as they are.
+NETWORK_ENV = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY",
+               "HTTPS_PROXY", "NO_PROXY", "NODE_EXTRA_CA_CERTS")
+
+
 def chroot_env():
-    return {"HOME": "/root", "USER": "root", "LOGNAME": "root",
-            "LANG": "C.UTF-8", "TERM": "dumb",
-            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
-                    "/sbin:/bin"}
+    env = {"HOME": "/root", "USER": "root", "LOGNAME": "root",
+           "LANG": "C.UTF-8", "TERM": "dumb",
+           "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                   "/sbin:/bin"}
+    env.update({k: os.environ[k] for k in NETWORK_ENV if k in os.environ})
+    if host_extra_cas():
+        # node reads its own CA list; this makes it read the system's too
+        env.setdefault("NODE_EXTRA_CA_CERTS",
+                       "/etc/ssl/certs/ca-certificates.crt")
+    return env
+
+
+def host_extra_cas():
+    d = "/usr/local/share/ca-certificates"
+    return os.path.isdir(d) and bool(os.listdir(d))
 
 
 def in_root(root, script, **kw):
@@ -161,7 +177,17 @@ def make_root(root):
         f.write("deb %s %s main\n" % (MIRROR, SUITE))
         f.write("deb %s %s-updates main\n" % (MIRROR, SUITE))
         f.write("deb %s %s-security main\n" % (SECURITY, SUITE))
+    # On the host's network: its resolver, and the certificate authorities
+    # its admin added (a proxy that intercepts TLS, as on a company
+    # network), as a machine set up on that network would have them.
     shutil.copyfile("/etc/resolv.conf", os.path.join(root, "etc/resolv.conf"))
+    local_ca = "/usr/local/share/ca-certificates"
+    if host_extra_cas():
+        shutil.copytree(local_ca, root + local_ca, dirs_exist_ok=True)
+        must(["chroot", root, "update-ca-certificates"],
+             "update-ca-certificates", env=chroot_env())
+        say("the host's extra certificate authorities:",
+            " ".join(sorted(os.listdir(local_ca))))
     say("root made in %.0f s" % (time.monotonic() - t))
 
 
@@ -177,6 +203,9 @@ def mount_root(root):
         must(["mount", "--make-rslave", os.path.join(root, d)], "rslave")
     must(["mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs",
           root + "/tmp"], "mount /tmp")
+    # as on a booted system (systemd-nspawn keeps state there)
+    must(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs",
+          root + "/run"], "mount /run")
 
 
 def clone(root):
@@ -255,7 +284,7 @@ def command_test(root, cmd, logdir):
     env = dict(chroot_env(), FNWM_FRESH_INNER="1")
     t = time.monotonic()
     tail = []
-    with open(logpath, "w") as log:
+    with open(logpath, "w", buffering=1) as log:
         proc = subprocess.Popen(in_root(root, cmd), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=env, text=True,
                                 start_new_session=True)
@@ -288,7 +317,14 @@ def command_test(root, cmd, logdir):
     return took
 
 
+def on_sigterm(signo, frame):
+    raise Failure("stopped by signal %d" % signo)
+
+
 def main():
+    # A stop from outside still unmounts and kills what runs in the root.
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, on_sigterm)
     if os.environ.get("FNWM_FRESH_INNER") == "1":
         print("FNWM_FRESH_INNER=1: already inside a fresh root; the fresh "
               "check does not run again")
