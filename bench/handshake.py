@@ -10,13 +10,16 @@ Starts two masters of the same build on private temporary config dirs:
   token    fnwm.require_token: true: no lookup, the client sends
            "Authorization: Bearer T" and the hub compares SHA-256 digests.
 
-and times N handshakes on each, alternating between the two so that both
+and times N handshakes on each, alternating between the two (and which
+goes first) so that both
 see the same machine load: TCP connect, the upgrade request, until the
 "101" head is read (then the connection is closed). Prints the median and
 the 90th percentile of each and the difference of the medians. The token
 path is not free either (one SHA-256 of ~64 bytes, about a microsecond), so
 the difference is "lookup minus token check", a lower bound of the lookup.
 
+Wall-clock latency on a loaded machine is noisy, so the CPU time each
+master spent over the run (/proc/PID/schedstat, ns) is divided by N too.
 The lookup alone is also timed without the noise of a Python client:
 bench/peerlookup.c (compiled here with cc -O2 from master/peer.c) calls it
 20000 times on one loopback connection.
@@ -59,6 +62,12 @@ def start(fnwm, tmp, name, config):
         time.sleep(0.02)
     p.kill()
     raise SystemExit("fnwm did not start; see %s.log" % name)
+
+
+def cpu_ns(pid):
+    """CPU time the process has run, ns (/proc/PID/schedstat)."""
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0])
 
 
 def handshake(port, token=None):
@@ -121,9 +130,18 @@ def main():
         for _ in range(50):  # warm-up
             handshake(trusted_port)
             handshake(token_port, token)
-        for _ in range(a.n):
-            trusted.append(handshake(trusted_port))
-            tokened.append(handshake(token_port, token))
+        c1, c2 = cpu_ns(p1.pid), cpu_ns(p2.pid)
+        for i in range(a.n):
+            # Which goes first alternates too: no path always runs right
+            # after the other.
+            if i % 2:
+                trusted.append(handshake(trusted_port))
+                tokened.append(handshake(token_port, token))
+            else:
+                tokened.append(handshake(token_port, token))
+                trusted.append(handshake(trusted_port))
+        cpu_t = (cpu_ns(p1.pid) - c1) / a.n / 1000.0
+        cpu_k = (cpu_ns(p2.pid) - c2) / a.n / 1000.0
         mt, mk = statistics.median(trusted), statistics.median(tokened)
         q = lambda v: statistics.quantiles(v, n=10)[-1]
         print("handshakes: %d per path, alternating, loopback" % a.n)
@@ -133,6 +151,9 @@ def main():
               "p90 %.1f us" % (mk, q(tokened)))
         print("difference of the medians (lookup - token check): %+.1f us"
               % (mt - mk))
+        print("master CPU time per handshake (schedstat): trusted %.1f us, "
+              "token %.1f us, difference %+.1f us" % (cpu_t, cpu_k,
+                                                      cpu_t - cpu_k))
         med, p90 = lookup_alone(tmp)
         print("peer_identify() alone, 20000 calls: median %.1f us, "
               "p90 %.1f us" % (med, p90))
