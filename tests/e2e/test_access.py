@@ -341,3 +341,51 @@ def test_cli_of_another_user(fnwm, nobody_home):
     r = cli("--port", str(m.port), "worker", "list",
             env={"FNWM_TOKEN": token_of(m)})
     assert r.returncode == 0, r
+
+
+NO_NETLINK_SHIM = r'''
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stddef.h>
+#include <sys/socket.h>
+/* socket(AF_NETLINK, ...) refused, as under RestrictAddressFamilies. */
+int
+socket(int domain, int type, int protocol)
+{
+	static int (*real)(int, int, int);
+
+	if (domain == AF_NETLINK) {
+		errno = EAFNOSUPPORT;
+		return (-1);
+	}
+	if (real == NULL)
+		real = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+	return (real(domain, type, protocol));
+}
+'''
+
+
+@needs_root
+async def test_proc_net_tcp_fallback_without_netlink(fnwm, tmp_path):
+    """Where netlink sockets are not allowed the peer's uid comes from
+    /proc/net/tcp: the same decisions, and one log line saying so."""
+    src = tmp_path / "nonetlink.c"
+    src.write_text(NO_NETLINK_SHIM)
+    so = str(tmp_path / "nonetlink.so")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", so, str(src), "-ldl"],
+                   check=True, timeout=T(60))
+    m = fnwm.start(config=FAST_CONFIG, extra_env={
+        "LD_PRELOAD": so,
+        "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:"
+                        "verify_asan_link_order=0"})
+    await m.async_wait_log(r"sock_diag netlink unavailable; peers are "
+                           r"looked up in /proc/net/tcp")
+    ws = await connect(m)  # the manager's own user, trusted
+    await ws.send("ping")
+    assert await ws.recv() == "pong"
+    await ws.close()
+    status, body = as_nobody(m.port)
+    assert " 401 " in status, (status, body)
+    status, frame = as_nobody(m.port, query="?token=" + token_of(m))
+    assert frame == "FRAME pong", (status, frame)
