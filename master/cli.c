@@ -108,8 +108,10 @@ cli_probe(struct cli *cli, char **why)
 		 * Refused: nothing listens. Anything else (no answer, a
 		 * hang-up, not WebSocket) means something else holds the port.
 		 */
-		if (strstr(cause, "refused the connection") != NULL)
-			return (-2); /* a manager, but not ours to use */
+		/* A manager, but not ours to use (no token, not trusted). */
+		if (strstr(cause, "refused the connection") != NULL ||
+		    strncmp(cause, "TLS", 3) == 0)
+			return (-2);
 		return (strstr(cause, "refused") != NULL ||
 		            strstr(cause, "Name or service") != NULL
 		        ? 0
@@ -1230,8 +1232,9 @@ cli_simple(struct cli *cli, const char *cmd, int argc, char **argv)
 			free(raw);
 			return (CLI_FAILED);
 		}
-		printf("pong from ws://%s:%d/ in %llu ms\n", cli->host,
-		    cli->port, (unsigned long long)(fnwm_now_ms() - t0));
+		printf("pong from %s://%s:%d/ in %llu ms\n",
+		    cli->wopts.tls ? "wss" : "ws", cli->host, cli->port,
+		    (unsigned long long)(fnwm_now_ms() - t0));
 		free(raw);
 		return (CLI_OK);
 	}

@@ -838,6 +838,12 @@ hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, int takeover,
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.ssl_cert_filepath = cfg->tls_cert;
 	info.ssl_private_key_filepath = cfg->tls_key;
+	/*
+	 * HTTP/1.1 only: the Host rule and the refusals are HTTP/1.1's (h2
+	 * names the host in ":authority"), and browsers open WebSockets
+	 * over HTTP/1.1 anyway.
+	 */
+	info.alpn = "http/1.1";
 	info.foreign_loops = loops;
 	info.port = cfg->port;
 	info.iface = iface;
