@@ -10,8 +10,23 @@
     (context switches over 30 s);
   * total PSS of the master plus its monitors with 100 active workers.
 
+With --side-by-side it compares supervisors instead, in one run, each
+supervising the same tiny C worker (bench/stampworker.c, which stamps its
+own start on CLOCK_MONOTONIC and sleeps):
+
+  * fnwm-monitor (driven over its channel as the master drives it),
+  * runit's runsv (Debian's runit package; apt-get installs it when it is
+    missing), its ./run being the worker binary itself,
+  * bench/minisup.c, fork + exec + waitpid and nothing else: the floor;
+
+kill -9 of the worker -> the new process's own stamp (median, p90, and
+the ratios), and PSS / private dirty of one supervisor with 20 and 100 of
+them running (/proc/PID/smaps_rollup).
+
 usage: bench/supervise.py [--fnwm PATH] [--kills N] [--workers N]
                           [--idle-seconds S]
+       bench/supervise.py --side-by-side [--monitor PATH] [--kills N]
+                          [--counts 20,100]
 """
 import argparse
 import asyncio
@@ -32,6 +47,7 @@ import websockets
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 WORKER_TREE = os.path.join(REPO, "tests", "worker")
+sys.path.insert(0, os.path.join(REPO, "tests", "proto"))
 
 
 def pct(values, p):
@@ -226,13 +242,234 @@ async def many(mgr, n, idle):
         return overheads, pss, master, wake, mwake
 
 
+# ----------------------------------------------------------------------------
+# side by side: fnwm-monitor, runsv, the floor
+
+def build_tools(tmp):
+    """Compiles the tiny worker (static: no loader time in its stamp) and
+    the minimal supervisor; returns their paths."""
+    out = {}
+    for name, extra in (("stampworker", ["-static"]), ("minisup", [])):
+        exe = os.path.join(tmp, name)
+        src = os.path.join(HERE, name + ".c")
+        r = subprocess.run(["cc", "-O2", "-o", exe, src] + extra)
+        if r.returncode != 0 and extra:
+            r = subprocess.run(["cc", "-O2", "-o", exe, src])
+        if r.returncode != 0:
+            raise SystemExit("cannot build %s" % src)
+        out[name] = exe
+    return out
+
+
+def ensure_runsv():
+    path = shutil.which("runsv")
+    if path is None:
+        print("runsv missing: apt-get install runit", flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends",
+                        "runit"], env=env, stdout=subprocess.DEVNULL,
+                       check=True)
+        path = shutil.which("runsv")
+    if path is None:
+        raise SystemExit("no runsv after installing runit")
+    return path
+
+
+def smaps_rollup(pid):
+    """{'Pss': KiB, 'Private_Dirty': KiB, ...} of pid."""
+    out = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                out[parts[0].rstrip(":")] = int(parts[1])
+    return out
+
+
+def read_stamps(path):
+    """[(pid, ns)] the worker instances wrote, in order."""
+    try:
+        with open(path) as f:
+            return [tuple(int(x) for x in line.split())
+                    for line in f if line.endswith("\n")]
+    except FileNotFoundError:
+        return []
+
+
+def wait_stamp(path, count, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        st = read_stamps(path)
+        if len(st) >= count:
+            return st
+        if time.monotonic() > deadline:
+            raise SystemExit("no worker start in %s after %ds" % (path, timeout))
+        time.sleep(0.002)
+
+
+class Supervised:
+    """One supervisor of one tiny worker; kind is fnwm, runsv or floor."""
+
+    def __init__(self, kind, tools, tmp, i):
+        self.kind = kind
+        self.dir = os.path.join(tmp, "%s-%d" % (kind, i))
+        os.makedirs(self.dir)
+        self.stamps = os.path.join(self.dir, "stamps")
+        env = dict(os.environ, STAMP_FILE=self.stamps)
+        err = open(os.path.join(self.dir, "stderr"), "wb")
+        self.mon = None
+        if kind == "fnwm":
+            import harness
+            self.mon = harness.Monitor(self.dir, "%032x" % (i + 1),
+                                       os.path.join(self.dir, "stderr"),
+                                       debug=False, env=env)
+            self.mon.config([tools["stampworker"]],
+                            os.path.join(self.dir, "worker.log"),
+                            restart=harness.RESTART_ALWAYS, healthy_ms=500,
+                            backoff_initial_ms=50, backoff_max_ms=200,
+                            giveup_count=0)
+            self.mon.start()
+            self.proc = self.mon.proc
+        elif kind == "runsv":
+            svc = os.path.join(self.dir, "svc")
+            os.makedirs(svc)
+            shutil.copy(tools["stampworker"], os.path.join(svc, "run"))
+            self.proc = subprocess.Popen([tools["runsv"], svc], env=env,
+                                         stdin=subprocess.DEVNULL,
+                                         stdout=err, stderr=err)
+        else:
+            self.proc = subprocess.Popen([tools["minisup"],
+                                          tools["stampworker"]], env=env,
+                                         stdin=subprocess.DEVNULL,
+                                         stdout=err, stderr=err)
+        err.close()
+
+    def worker(self):
+        st = read_stamps(self.stamps)
+        return st[-1][0] if st else None
+
+    def close(self):
+        pid = self.worker()
+        for p in (self.proc.pid, pid):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except (TypeError, ProcessLookupError):
+                pass
+        self.proc.wait()
+        if self.mon is not None:
+            self.mon.cleanup()
+
+
+KINDS = ("fnwm", "runsv", "floor")
+KIND_NAMES = {"fnwm": "fnwm-monitor", "runsv": "runsv", "floor": "minisup"}
+
+
+def side_kills(tools, tmp, n):
+    """Round after round, kill -9 each supervisor's worker in turn and
+    read the new worker's own stamp. Each worker has lived 1.1 s first:
+    runsv sleeps a second after a run shorter than that, and fnwm's
+    monitor restarts at once only after healthy_after (0.5 s here)."""
+    sups = {k: Supervised(k, tools, os.path.join(tmp, "kills"), 0)
+            for k in KINDS}
+    lat = {k: [] for k in KINDS}
+    try:
+        for k in KINDS:
+            wait_stamp(sups[k].stamps, 1)
+        for _ in range(n):
+            time.sleep(1.1)
+            for k in KINDS:
+                s = sups[k]
+                before = read_stamps(s.stamps)
+                old = before[-1][0]
+                t0 = time.monotonic_ns()
+                os.kill(old, signal.SIGKILL)
+                new = wait_stamp(s.stamps, len(before) + 1)[-1]
+                lat[k].append((new[1] - t0) / 1e6)
+    finally:
+        for s in sups.values():
+            s.close()
+    return lat
+
+
+def side_memory(tools, tmp, count):
+    """PSS and private dirty (KiB) of each supervisor, count of a kind
+    running at once; {kind: (median PSS, median private dirty)}."""
+    out = {}
+    for k in KINDS:
+        base = os.path.join(tmp, "mem-%s-%d" % (k, count))
+        sups = [Supervised(k, tools, base, i) for i in range(count)]
+        try:
+            for s in sups:
+                wait_stamp(s.stamps, 1, timeout=60)
+            time.sleep(0.5)
+            roll = [smaps_rollup(s.proc.pid) for s in sups]
+        finally:
+            for s in sups:
+                s.close()
+        out[k] = (statistics.median(r["Pss"] for r in roll),
+                  statistics.median(r["Private_Dirty"] for r in roll))
+    return out
+
+
+def side_by_side(a):
+    monitor = a.monitor or next(p for p in (
+        os.path.join(REPO, "build-rel", "monitor", "fnwm-monitor"),
+        os.path.join(REPO, "build", "monitor", "fnwm-monitor"))
+        if os.path.exists(p))
+    os.environ["FNWM_MONITOR_BIN"] = os.path.abspath(monitor)
+    tmp = tempfile.mkdtemp(prefix="fnwm-bench-side-")
+    try:
+        tools = build_tools(tmp)
+        tools["runsv"] = ensure_runsv()
+        print("machine: %d cpus, %s" % (os.cpu_count(), os.uname().release))
+        print("fnwm-monitor: %s; runsv: %s; floor: bench/minisup.c"
+              % (monitor, tools["runsv"]))
+        lat = side_kills(tools, tmp, a.kills)
+        print("\nkill -9 -> the new worker's own start stamp, %d kills each"
+              % a.kills)
+        med = {k: statistics.median(v) for k, v in lat.items()}
+        p90 = {k: pct(v, 90) for k, v in lat.items()}
+        for k in KINDS:
+            print("  %-13s median %6.3f ms  p90 %6.3f ms  max %6.3f ms"
+                  % (KIND_NAMES[k], med[k], p90[k], max(lat[k])))
+        print("  fnwm-monitor / runsv: median %.2fx, p90 %.2fx"
+              % (med["fnwm"] / med["runsv"], p90["fnwm"] / p90["runsv"]))
+        print("  fnwm-monitor - minisup: median %+.3f ms, p90 %+.3f ms"
+              % (med["fnwm"] - med["floor"], p90["fnwm"] - p90["floor"]))
+        for count in a.counts:
+            mem = side_memory(tools, tmp, count)
+            print("\none supervisor's memory, %d of a kind running "
+                  "(median KiB)" % count)
+            for k in KINDS:
+                print("  %-13s PSS %5d  private dirty %5d"
+                      % (KIND_NAMES[k], mem[k][0], mem[k][1]))
+            print("  fnwm-monitor / runsv: PSS %.2fx, private dirty %.2fx"
+                  % (mem["fnwm"][0] / mem["runsv"][0],
+                     mem["fnwm"][1] / mem["runsv"][1]))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fnwm", default=None)
-    ap.add_argument("--kills", type=int, default=50)
+    ap.add_argument("--kills", type=int, default=None,
+                    help="50, or 30 with --side-by-side")
     ap.add_argument("--workers", type=int, default=100)
     ap.add_argument("--idle-seconds", type=float, default=30)
+    ap.add_argument("--side-by-side", action="store_true")
+    ap.add_argument("--monitor", default=None,
+                    help="fnwm-monitor for --side-by-side")
+    ap.add_argument("--counts", default="20,100",
+                    help="supervisors running at once for the memory "
+                    "figures of --side-by-side")
     a = ap.parse_args()
+    if a.side_by_side:
+        a.kills = 30 if a.kills is None else a.kills
+        a.counts = [int(x) for x in a.counts.split(",") if x]
+        side_by_side(a)
+        return
+    a.kills = 50 if a.kills is None else a.kills
     fnwm = a.fnwm or next(p for p in (
         os.path.join(REPO, "build-rel", "master", "fnwm"),
         os.path.join(REPO, "build", "master", "fnwm")) if os.path.exists(p))
