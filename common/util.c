@@ -182,6 +182,35 @@ fnwm_child_reset_signals(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+void
+fnwm_signals_taken(sigset_t *set)
+{
+	struct sigaction old;
+	int sig;
+
+	sigemptyset(set);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigaction(sig, NULL, &old) == 0 &&
+		    old.sa_handler != SIG_DFL)
+			sigaddset(set, sig);
+}
+
+void
+fnwm_child_reset_taken(const sigset_t *set)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(set, sig) == 1)
+			(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /*
  * In a child between fork and exec: closes every fd from lowfd up. The
  * master's listening socket and lock are close-on-exec, but until the exec

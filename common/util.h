@@ -4,6 +4,7 @@
 #define FNWM_UTIL_H
 
 #include <sys/types.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,13 @@ int fnwm_proc_alive(pid_t pid, unsigned long long *start_ticks);
  * ignores SIGPIPE) and the mask; and stdin from /dev/null.
  */
 void fnwm_child_reset_signals(void);
+/*
+ * The same for a process whose dispositions do not change once it runs:
+ * the signals it handles or ignores, learnt once (fnwm_signals_taken),
+ * are all a child needs to reset; a few calls instead of one per signal.
+ */
+void fnwm_signals_taken(sigset_t *);
+void fnwm_child_reset_taken(const sigset_t *);
 void fnwm_child_close_from(int lowfd);
 void fnwm_sleep_ms(unsigned ms);
 int fnwm_child_stdin_null(void);

@@ -77,6 +77,43 @@ files_lock(struct mon *m)
 	return (0);
 }
 
+/*
+ * The worker's run lock, taken by the monitor itself right before a fork:
+ * success proves that nothing left over holds it, and the child inherits
+ * the locked open file description for its life (it clears O_CLOEXEC).
+ * Returns the fd, or -1 with errno (EWOULDBLOCK: something holds it).
+ */
+int
+files_runlock_take(struct mon *m)
+{
+	int fd, e;
+
+	fd = open(m->runlock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd == -1)
+		return (-1);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return (-1);
+	}
+	return (fd);
+}
+
+/* 1 when something holds the run lock, 0 free, -1 cannot tell. */
+int
+files_runlock_held(struct mon *m)
+{
+	int fd = files_runlock_take(m);
+
+	if (fd != -1) {
+		close(fd); /* our open file description: the lock goes too */
+		return (0);
+	}
+	return (errno == EWOULDBLOCK ? 1 : -1);
+}
+
 pid_t
 files_read_pid(struct mon *m, struct timespec *mtime)
 {

@@ -314,6 +314,9 @@ main(int argc, char **argv)
 	ev_signal_start(m->loop, &m->sigint);
 	ev_signal_start(m->loop, &m->sighup);
 	signal(SIGPIPE, SIG_IGN);
+	/* Every disposition is in place: what a worker's child resets. */
+	fnwm_signals_taken(&m->child_sigs);
+	worker_env_init();
 
 	if (worker_adopt(m) == 1)
 		fsm_feed(m, MON_EV_ADOPTED, NULL);

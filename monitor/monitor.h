@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include <ev.h>
@@ -84,6 +85,7 @@ struct mon {
 	int debug;
 	int lockfd;
 	int pidfd;
+	sigset_t child_sigs; /* what a child resets: the signals we take */
 	ev_io pidw;
 	ev_child cw;
 	ev_timer timers[MON_T_MAX];
@@ -122,10 +124,13 @@ const char *fsm_event_name(enum mon_event);
 extern const struct mon_ops mon_real_ops;
 int worker_adopt(struct mon *);
 void worker_timers_init(struct mon *);
+void worker_env_init(void);
 
 /* files.c */
 int files_init(struct mon *, const char *uuid, const char *workers_dir);
 int files_lock(struct mon *);
+int files_runlock_take(struct mon *);
+int files_runlock_held(struct mon *);
 void files_free(struct mon *);
 void files_worker_started(struct mon *);
 void files_worker_exited(struct mon *, pid_t, const char *final_runstate);

@@ -109,14 +109,25 @@ worker_apply_limits(struct mon *m)
 	return (0);
 }
 
+/*
+ * What every worker gets in its environment, set once in the monitor's
+ * own: nothing in the child between fork and exec allocates.
+ */
+void
+worker_env_init(void)
+{
+	setenv("USE_SUBPROCESS_MONITOR", "0", 1);
+	unsetenv("SUBPROCESS_MONITOR_PID");
+	unsetenv("SUBPROCESS_MONITOR_PORT");
+	unsetenv("SUBPROCESS_MONITOR_HOST");
+}
+
 /* In the child: only async-signal-safe calls until exec. */
 static void
-worker_child_setup(struct mon *m, int logfd, int errfd)
+worker_child_setup(struct mon *m, int logfd, int runfd, int errfd)
 {
-	int runfd;
-
 	setsid();
-	fnwm_child_reset_signals();
+	fnwm_child_reset_taken(&m->child_sigs);
 
 	(void)fnwm_child_stdin_null();
 	if (logfd != -1) {
@@ -126,21 +137,16 @@ worker_child_setup(struct mon *m, int logfd, int errfd)
 			close(logfd);
 	}
 	/*
-	 * The run lock: an flock on an open file description the worker
-	 * inherits and holds for its life, so that a live worker is known
-	 * even when no monitor is left to say so.
+	 * The run lock the monitor took: an flock on an open file description
+	 * the worker inherits and holds for its life, so that a live worker
+	 * is known even when no monitor is left to say so.
 	 */
-	runfd = open(m->runlock_path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
-	if (runfd == -1 || flock(runfd, LOCK_EX | LOCK_NB) == -1) {
-		int e = errno == EWOULDBLOCK ? EBUSY : errno;
+	if (fcntl(runfd, F_SETFD, 0) == -1) {
+		int e = errno;
 
 		(void)!write(errfd, &e, sizeof e);
 		_exit(126);
 	}
-	setenv("USE_SUBPROCESS_MONITOR", "0", 1);
-	unsetenv("SUBPROCESS_MONITOR_PID");
-	unsetenv("SUBPROCESS_MONITOR_PORT");
-	unsetenv("SUBPROCESS_MONITOR_HOST");
 	/*
 	 * Limits last: nothing may allocate after RLIMIT_AS is lowered (a
 	 * sanitizer's allocator, for one, would fail to map).
@@ -153,10 +159,41 @@ worker_child_setup(struct mon *m, int logfd, int errfd)
 	}
 }
 
+/*
+ * The run lock for a new worker, or -1. Held by something else: a worker
+ * this monitor did not start, or a leftover of the last one still dying;
+ * *adopted is set when that is a worker to take over.
+ */
+static int
+worker_runlock(struct mon *m, int *adopted)
+{
+	int fd;
+
+	*adopted = 0;
+	fd = files_runlock_take(m);
+	if (fd != -1 || errno != EWOULDBLOCK) {
+		if (fd == -1)
+			log_warn("cannot start: open %s", m->runlock_path);
+		return (fd);
+	}
+	if (worker_adopt(m) == 1) {
+		*adopted = 1;
+		return (-1);
+	}
+	/* Its holder may have died in between. */
+	fd = files_runlock_take(m);
+	if (fd == -1)
+		log_warnx("cannot start %s: %s", m->argv[0],
+		    errno == EWOULDBLOCK
+		        ? "another process holds the worker's run lock"
+		        : strerror(errno));
+	return (fd);
+}
+
 static int
 worker_spawn(struct mon *m)
 {
-	int pfd[2], logfd, err = 0;
+	int pfd[2], logfd, runfd, adopted, err = 0;
 	uint64_t spawned_us;
 	ssize_t n;
 	pid_t pid;
@@ -167,10 +204,21 @@ worker_spawn(struct mon *m)
 	}
 	/*
 	 * A worker of this uuid already runs (one whose monitor died while
-	 * it started, say): take it over rather than start a second one.
+	 * it started, say, or one started without fnwm and named by the .p):
+	 * take it over rather than start a second one.
 	 */
-	if (worker_adopt(m) == 1)
+	if (files_read_pid(m, NULL) > 0 && worker_adopt(m) == 1)
 		return (1);
+	/*
+	 * Taking the run lock is the check that nothing else runs and the
+	 * hand-over to the child in one step; the costly search for who
+	 * holds it is only made when something does.
+	 */
+	runfd = worker_runlock(m, &adopted);
+	if (adopted)
+		return (1);
+	if (runfd == -1)
+		return (-1);
 	/* Whatever a dead worker left would stop a real one starting. */
 	files_worker_exited(m, 0, NULL);
 	logfd = open(m->log_path,
@@ -181,6 +229,7 @@ worker_spawn(struct mon *m)
 		log_warn("pipe");
 		if (logfd != -1)
 			close(logfd);
+		close(runfd);
 		return (-1);
 	}
 	pid = fork();
@@ -191,16 +240,19 @@ worker_spawn(struct mon *m)
 		close(pfd[1]);
 		if (logfd != -1)
 			close(logfd);
+		close(runfd);
 		return (-1);
 	}
 	if (pid == 0) {
 		close(pfd[0]);
-		worker_child_setup(m, logfd, pfd[1]);
+		worker_child_setup(m, logfd, runfd, pfd[1]);
 		execvp(m->argv[0], m->argv);
 		err = errno;
 		(void)!write(pfd[1], &err, sizeof err);
 		_exit(127);
 	}
+	/* The child holds the lock now; ours is the same description. */
+	close(runfd);
 	close(pfd[1]);
 	if (logfd != -1)
 		close(logfd);
@@ -216,8 +268,7 @@ worker_spawn(struct mon *m)
 	m->adopted = 0;
 	if (n == (ssize_t)sizeof err) {
 		log_warnx("cannot start %s: %s", m->argv[0],
-		    err == EBUSY ? "another process holds the worker's run lock"
-		        : err == EPERM || err == EINVAL
+		    err == EPERM || err == EINVAL
 		        ? "its resource limits cannot be set"
 		        : strerror(err));
 		/* The child exits at once; its watcher reports it. */
@@ -300,16 +351,19 @@ worker_adopt(struct mon *m)
 {
 	struct timespec mtime;
 	unsigned long long start;
-	long long btime = fnwm_boot_time();
-	long hz = sysconf(_SC_CLK_TCK);
+	long long btime;
+	long hz;
 	pid_t pid = files_read_pid(m, &mtime);
 	int fd, lfd, by_lock = 0;
 
 	if (pid <= 0) {
 		/*
 		 * No .p yet (it was still starting): the run lock names the
-		 * worker that holds it.
+		 * worker that holds it. /proc/locks lists every lock of the
+		 * machine: read it only when something holds ours.
 		 */
+		if (files_runlock_held(m) != 1)
+			return (0);
 		pid = fnwm_flock_holder(m->runlock_path);
 		if (pid <= 0)
 			return (0);
@@ -318,6 +372,8 @@ worker_adopt(struct mon *m)
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd == -1)
 		return (0);
+	btime = fnwm_boot_time();
+	hz = sysconf(_SC_CLK_TCK);
 	/* pidfd first, start time second: a reuse after this is seen. */
 	if (fnwm_proc_alive(pid, &start) != 1 ||
 	    (!by_lock && btime > 0 && hz > 0 &&

@@ -12,6 +12,7 @@ import fcntl
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -526,6 +527,63 @@ def test_healthy_run_restarts_at_once(w):
     assert time.monotonic() - t0 < T(1.0)  # far below the 5 s backoff
     assert st2.pid not in (0, st.pid)
     wait_for(lambda: w.p_pid() == st2.pid, T(5), what="the new .p")
+
+
+def _hold_run_lock(w):
+    """A process this test starts (not a worker of the monitor) that takes
+    the run lock and sleeps; returns it once it holds the lock."""
+    code = ("import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n")
+    p = subprocess.Popen(["/usr/bin/python3", "-S", "-c", code,
+                          w.path(".run.lock"), "holder-of-" + w.uuid],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "held"
+    return p
+
+
+def test_run_lock_free_once_the_worker_is_gone(w):
+    """The monitor takes the run lock for its worker before the fork and
+    keeps no hold of its own: once the worker is gone, so is the lock."""
+    m = w.monitor()
+    st = start_worker(w, m, restart=RESTART_NEVER)
+    fd = os.open(w.path(".run.lock"), os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.kill(st.pid, signal.SIGKILL)
+        m.expect(MSG_MON_EXIT, pid=st.pid, signal=signal.SIGKILL)
+        m.expect_state(WS_DOWN, pid=0)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+
+
+def test_run_lock_held_at_restart_is_adopted_not_doubled(w):
+    """Something else took the run lock while the worker was in backoff
+    (and wrote no .p): the restart takes that holder over instead of
+    starting a second worker beside it."""
+    m = w.monitor()
+    st = start_worker(w, m, backoff_initial_ms=1500, backoff_max_ms=1500)
+    os.kill(st.pid, signal.SIGKILL)
+    m.expect(MSG_MON_EXIT, pid=st.pid, signal=signal.SIGKILL)
+    m.expect_state(WS_BACKOFF, pid=0)
+    holder = _hold_run_lock(w)
+    try:
+        got = m.expect_state(WS_RUNNING, timeout=T(5),
+                             skip=(MSG_MON_STATE,))
+        assert (got.pid, got.flags) == (holder.pid, 1), got
+        assert workers_of(w.uuid) == []  # no sleeper started beside it
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder's end is the adopted worker's exit: a real start follows.
+    m.expect(MSG_MON_EXIT, pid=holder.pid, code=-1, signal=0)
+    st2 = m.expect_state(WS_STARTING, skip=(MSG_MON_STATE,), timeout=T(5))
+    wait_for(lambda: w.p_pid() == st2.pid, T(5), what="the new .p")
+    assert workers_of(w.uuid) == [st2.pid]
 
 
 ESCALATION = [
