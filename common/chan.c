@@ -19,6 +19,10 @@ static void chan_process(struct fnwm_chan *);
 
 /* Room kept in the write buffer for the answers to one more frame. */
 #define CHAN_HIGH_WATER (FNWM_CHAN_WBUF - 4 * FNWM_MSG_MAX)
+#define CHAN_ALIGN      sizeof(uint64_t)
+
+_Static_assert(sizeof(struct fnwm_msg_hdr) >= CHAN_ALIGN - 1,
+    "a payload moves back over its header to be aligned");
 
 static void
 chan_fail(struct fnwm_chan *ch, int err)
@@ -73,7 +77,8 @@ chan_process(struct fnwm_chan *ch)
 {
 	struct fnwm_msg msg;
 	char sample[64];
-	size_t used, off = 0;
+	size_t used, off = 0, pad;
+	unsigned char *p;
 	int r = 0;
 
 	if (ch->processing)
@@ -85,10 +90,16 @@ chan_process(struct fnwm_chan *ch)
 		off += used;
 		/*
 		 * Frames sit at any offset of the read buffer; handlers cast
-		 * payloads to structs with 8-byte fields: give them a copy.
+		 * payloads to structs with 8-byte fields. A misaligned payload
+		 * moves back to the boundary below it, over its own header,
+		 * which is decoded and at least that long: no copy elsewhere.
 		 */
-		memcpy(ch->pbuf, msg.payload, msg.len);
-		msg.payload = ch->pbuf;
+		p = ch->rbuf + ((const unsigned char *)msg.payload - ch->rbuf);
+		pad = (uintptr_t)p & (CHAN_ALIGN - 1);
+		if (pad != 0) {
+			memmove(p - pad, p, msg.len);
+			msg.payload = p - pad;
+		}
 		ch->on_msg(ch, &msg, ch->arg);
 		if (ch->closed)
 			return; /* the owner closed it: touch nothing more */
@@ -97,7 +108,8 @@ chan_process(struct fnwm_chan *ch)
 	if (r == -1) {
 		int err = errno;
 
-		log_warnx("channel: malformed frame (%s): %s", strerror(err),
+		log_warnx("channel: malformed frame (%s): %s",
+		    log_strerror(err),
 		    log_safe(sample, sizeof sample, ch->rbuf + off,
 		        ch->rlen - off < 16 ? ch->rlen - off : 16));
 		chan_fail(ch, err);

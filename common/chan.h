@@ -38,9 +38,8 @@ struct fnwm_chan {
 	fnwm_chan_close_cb *on_close;
 	void *arg;
 	size_t rlen, wlen;
-	unsigned char rbuf[2 * FNWM_MSG_MAX];
-	/* The payload being dispatched, copied so its structs are aligned. */
-	uint64_t pbuf[FNWM_MSG_MAX / sizeof(uint64_t)];
+	/* Aligned: a frame's payload is aligned in place (chan_process). */
+	unsigned char rbuf[2 * FNWM_MSG_MAX] __attribute__((aligned(8)));
 	unsigned char wbuf[FNWM_CHAN_WBUF];
 };
 

@@ -4,7 +4,6 @@
 #include <sys/types.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,16 +34,21 @@ write_all(int fd, const void *data, size_t len)
 int
 fnwm_atomic_write(const char *path, const void *data, size_t len, mode_t mode)
 {
-	char dir[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX];
-	int fd, dfd, saved;
+	/* One path buffer: this runs deep in every monitor's stack. */
+	char tmp[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	const char *base = slash != NULL ? slash + 1 : path;
+	int dirlen = slash != NULL ? (int)(slash - path) : 0;
+	int fd, dfd, saved, n;
 
-	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir ||
-	    snprintf(base, sizeof base, "%s", path) >= (int)sizeof base) {
-		errno = ENAMETOOLONG;
+	if (*base == '\0') {
+		errno = EISDIR;
 		return (-1);
 	}
-	if (snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dirname(dir),
-	        basename(base)) >= (int)sizeof tmp) {
+	n = slash != NULL
+	    ? snprintf(tmp, sizeof tmp, "%.*s/.%s.XXXXXX", dirlen, path, base)
+	    : snprintf(tmp, sizeof tmp, "./.%s.XXXXXX", base);
+	if (n < 0 || n >= (int)sizeof tmp) {
 		errno = ENAMETOOLONG;
 		return (-1);
 	}
@@ -61,8 +65,12 @@ fnwm_atomic_write(const char *path, const void *data, size_t len, mode_t mode)
 	fd = -1;
 	if (rename(tmp, path) == -1)
 		goto fail;
-	/* The rename itself is durable only once the directory is synced. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/*
+	 * The rename itself is durable only once the directory is synced;
+	 * the directory is the start of tmp ("/" for a file in the root).
+	 */
+	tmp[slash != NULL ? (dirlen > 0 ? dirlen : 1) : 1] = '\0';
+	dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd != -1) {
 		(void)fsync(dfd);
 		close(dfd);

@@ -27,6 +27,50 @@ fnwm_log_set_tag(const char *tag)
 	snprintf(log_tag, sizeof log_tag, "%s", tag ? tag : "");
 }
 
+/*
+ * The English text of an errno (logs are not translated). Not strerror:
+ * in a static binary it drags in gettext, iconv and the dynamic loader.
+ */
+const char *
+log_strerror(int err)
+{
+	static char unknown[32];
+	const char *s = strerrordesc_np(err);
+
+	if (s != NULL)
+		return (s);
+	snprintf(unknown, sizeof unknown, "error %d", err);
+	return (unknown);
+}
+
+/*
+ * UTC calendar fields of a time (days to civil date, as in H. Hinnant's
+ * chrono algorithms). Not gmtime_r: glibc loads the time zone on its first
+ * call even for UTC, a file read and memory for nothing in a monitor.
+ */
+void
+log_utc(time_t t, struct tm *tm)
+{
+	long long days = t / 86400, secs = t % 86400, era, doe, yoe, doy, mp;
+
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	days += 719468;
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	tm->tm_mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+	tm->tm_mon = (int)(mp < 10 ? mp + 2 : mp - 10);
+	tm->tm_year = (int)(yoe + era * 400 + (tm->tm_mon <= 1) - 1900);
+	tm->tm_hour = (int)(secs / 3600);
+	tm->tm_min = (int)(secs / 60 % 60);
+	tm->tm_sec = (int)(secs % 60);
+}
+
 /* Formats the whole line first so that one write(2) carries it. */
 static void __attribute__((format(printf, 2, 0)))
 log_vemit(const char *level, const char *fmt, va_list ap, const char *err)
@@ -37,7 +81,7 @@ log_vemit(const char *level, const char *fmt, va_list ap, const char *err)
 	int n, m;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	log_utc(ts.tv_sec, &tm);
 	n = snprintf(line, sizeof line,
 	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld]%s%s %s: ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
@@ -68,7 +112,7 @@ log_warn(const char *fmt, ...)
 	int saved = errno;
 
 	va_start(ap, fmt);
-	log_vemit("warning", fmt, ap, strerror(saved));
+	log_vemit("warning", fmt, ap, log_strerror(saved));
 	va_end(ap);
 	errno = saved;
 }
@@ -112,7 +156,7 @@ fatal(const char *fmt, ...)
 	int saved = errno;
 
 	va_start(ap, fmt);
-	log_vemit("fatal", fmt, ap, strerror(saved));
+	log_vemit("fatal", fmt, ap, log_strerror(saved));
 	va_end(ap);
 	exit(111);
 }

@@ -6,6 +6,7 @@
 #ifndef FNWM_LOG_H
 #define FNWM_LOG_H
 
+#include <time.h>
 #include <stddef.h>
 
 enum fnwm_log_level {
@@ -54,5 +55,11 @@ fnwm_assert_fail(const char *expr, const char *file, int line);
 		if (!(x))                                         \
 			fnwm_assert_fail(#x, __FILE__, __LINE__); \
 	} while (0)
+
+/* strerror(), untranslated. */
+const char *log_strerror(int);
+
+/* UTC calendar fields of t, without the time zone machinery. */
+void log_utc(time_t, struct tm *);
 
 #endif

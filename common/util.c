@@ -261,6 +261,36 @@ fnwm_child_stdin_null(void)
 	return (0);
 }
 
+/*
+ * " 1234 08:01:5678" of a /proc/locks line: pid, device (hex major and
+ * minor), inode. By hand: sscanf would link the whole of scanf and
+ * strtod into the static monitor.
+ */
+static int
+flock_line_fields(const char *s, long *pid, unsigned *maj, unsigned *min,
+    unsigned long long *ino)
+{
+	char *end;
+
+	errno = 0;
+	*pid = strtol(s, &end, 10);
+	if (end == s || *end != ' ')
+		return (-1);
+	s = end + 1;
+	*maj = (unsigned)strtoul(s, &end, 16);
+	if (end == s || *end != ':')
+		return (-1);
+	s = end + 1;
+	*min = (unsigned)strtoul(s, &end, 16);
+	if (end == s || *end != ':')
+		return (-1);
+	s = end + 1;
+	*ino = strtoull(s, &end, 10);
+	if (end == s || errno != 0)
+		return (-1);
+	return (0);
+}
+
 pid_t
 fnwm_flock_holder(const char *path)
 {
@@ -293,8 +323,8 @@ fnwm_flock_holder(const char *path)
 			w = strstr(line, "WRITE");
 			if (strstr(line, "FLOCK") != NULL && w != NULL &&
 			    strstr(line, "->") == NULL &&
-			    sscanf(w + 5, " %ld %x:%x:%llu", &pid, &maj, &min,
-			        &ino) == 4 &&
+			    flock_line_fields(w + 5, &pid, &maj, &min, &ino) ==
+			        0 &&
 			    ino == (unsigned long long)st.st_ino &&
 			    makedev(maj, min) == st.st_dev)
 				found = (pid_t)pid;

@@ -248,16 +248,13 @@ files_copy(const char *src, const char *dst)
  * pipe through us would die with us), so the file is copied aside and
  * truncated in place; the worker's next write lands at the new end.
  */
-static void
-files_log_rotate(struct mon *m)
+static void __attribute__((noinline))
+files_log_rotate_now(struct mon *m, const struct stat *sb)
 {
 	char from[PATH_MAX + 16], to[PATH_MAX + 16];
-	struct stat st;
+	struct stat st = *sb;
 	uint32_t i;
 
-	if (m->log_max == 0 || stat(m->log_path, &st) == -1 ||
-	    (uint64_t)st.st_size <= m->log_max)
-		return;
 	for (i = m->log_keep; i > 1; i--) {
 		snprintf(from, sizeof from, "%s.%u", m->log_path, i - 1);
 		snprintf(to, sizeof to, "%s.%u", m->log_path, i);
@@ -275,11 +272,29 @@ files_log_rotate(struct mon *m)
 		    (long long)st.st_size);
 }
 
+/*
+ * The size check apart from the rotation: it runs at every start and
+ * on every burst of output, and the rotation's path buffers would cost
+ * the monitor stack pages it otherwise never touches.
+ */
+static void
+files_log_rotate(struct mon *m)
+{
+	struct stat st;
+
+	if (m->log_max == 0 || stat(m->log_path, &st) == -1 ||
+	    (uint64_t)st.st_size <= m->log_max)
+		return;
+	files_log_rotate_now(m, &st);
+}
+
 static void
 files_log_event_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct mon *m = w->data;
-	char buf[4096];
+	/* Room for one event (a watched file's carry no name): drained. */
+	char buf[sizeof(struct inotify_event) + NAME_MAX + 1]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 
 	while (read(m->logwatch_fd, buf, sizeof buf) > 0)
 		;

@@ -74,17 +74,20 @@ mon_configure(struct mon *m, const struct fnwm_msg *msg)
 		return (-1); /* more strings than argc */
 	if (c->restart >= FNWM_RESTART_MAX || c->backoff_initial_ms == 0 ||
 	    c->backoff_max_ms < c->backoff_initial_ms ||
-	    strlen(strs[0]) >= sizeof m->log_path) {
+	    strlen(strs[0]) >= PATH_MAX) {
 		/* The previous configuration stays in force. */
 		mon_error(m, "bad configuration");
 		return (0);
 	}
-	snprintf(m->log_path, sizeof m->log_path, "%s", strs[0]);
-	for (i = 0; i < c->argc; i++) {
-		s = strs[i + 1];
+	/* The strings came in one frame: together they fit in argbuf. */
+	for (i = 0; i < 1 + c->argc; i++) {
+		s = strs[i];
 		n = strlen(s) + 1;
 		memmove(m->argbuf + used, s, n);
-		m->argv[i] = m->argbuf + used;
+		if (i == 0)
+			m->log_path = m->argbuf;
+		else
+			m->argv[i - 1] = m->argbuf + used;
 		used += n;
 	}
 	m->argv[c->argc] = NULL;
@@ -202,7 +205,8 @@ mon_close_cb(struct fnwm_chan *ch, int err, void *arg)
 
 	m->chan_up = 0;
 	if (err != 0)
-		log_warnx("channel to the master closed: %s", strerror(err));
+		log_warnx("channel to the master closed: %s",
+		    log_strerror(err));
 	else
 		log_info("master went away");
 	mon_maybe_leave(m);
@@ -298,6 +302,7 @@ main(int argc, char **argv)
 		return (FNWM_MON_EXIT_TEMPORARY);
 	}
 	m->debug = debug;
+	m->log_path = "";
 	m->loop = ev_default_loop(EVFLAG_AUTO);
 	if (m->loop == NULL) {
 		log_warnx("cannot create the event loop");

@@ -77,8 +77,7 @@ struct mon {
 	char *workers_dir;
 	char *p_path, *runstate_path, *status_path;
 	char *lock_path, *runlock_path;
-	char log_path[PATH_MAX];
-	char argbuf[FNWM_MSG_MAX];
+	const char *log_path; /* in argbuf; "" until configured */
 	char *argv[FNWM_ARGV_MAX + 1];
 	uint32_t log_max, log_keep;
 	struct fnwm_config_msg limits; /* the resource limits of CMD_CONFIG */
@@ -90,7 +89,6 @@ struct mon {
 	ev_child cw;
 	ev_timer timers[MON_T_MAX];
 	ev_signal sigterm, sigint, sighup;
-	struct fnwm_chan chan;
 	int chan_up;
 	int finished;       /* finish() ran: leave, even before the loop */
 	int status_written; /* the .status is ours to remove at exit */
@@ -105,12 +103,21 @@ struct mon {
 	int step_outfd, step_logfd;
 	int step_timed_out, step_cancelled;
 	uint64_t step_started;
-	char step_tail[400];
 	size_t step_tail_len;
-	char step_strings[FNWM_MSG_MAX];
 	int logwatch_fd;
 	ev_io logw;
 	ev_timer logquiet;
+
+	/*
+	 * The buffers last, after every small field: a page of this static
+	 * struct costs memory only once written, and each buffer is written
+	 * at its start only, so the small fields and the start of argbuf
+	 * share one page.
+	 */
+	char argbuf[FNWM_MSG_MAX]; /* the log path, then argv's strings */
+	struct fnwm_chan chan;
+	char step_tail[400];
+	char step_strings[FNWM_MSG_MAX];
 };
 
 /* fsm.c */

@@ -198,13 +198,13 @@ steps_child(struct mon *m, const char *cwd, char **argv, char **env, int envc,
 	if (outfd > 2)
 		close(outfd);
 	if (chdir(cwd) == -1) {
-		dprintf(2, "step: chdir %s: %s\n", cwd, strerror(errno));
+		dprintf(2, "step: chdir %s: %s\n", cwd, log_strerror(errno));
 		_exit(127);
 	}
 	for (i = 0; i < envc; i++)
 		putenv(env[i]);
 	execvp(argv[0], argv);
-	dprintf(2, "step: cannot run %s: %s\n", argv[0], strerror(errno));
+	dprintf(2, "step: cannot run %s: %s\n", argv[0], log_strerror(errno));
 	_exit(127);
 }
 

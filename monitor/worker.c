@@ -186,7 +186,7 @@ worker_runlock(struct mon *m, int *adopted)
 		log_warnx("cannot start %s: %s", m->argv[0],
 		    errno == EWOULDBLOCK
 		        ? "another process holds the worker's run lock"
-		        : strerror(errno));
+		        : log_strerror(errno));
 	return (fd);
 }
 
@@ -270,7 +270,7 @@ worker_spawn(struct mon *m)
 		log_warnx("cannot start %s: %s", m->argv[0],
 		    err == EPERM || err == EINVAL
 		        ? "its resource limits cannot be set"
-		        : strerror(err));
+		        : log_strerror(err));
 		/* The child exits at once; its watcher reports it. */
 		return (0);
 	}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -93,6 +94,78 @@ test_log_safe(void **state)
 	assert_true(strlen(buf) < sizeof buf);
 }
 
+static void
+test_log_utc(void **state)
+{
+	struct tm want, got;
+	time_t t;
+
+	/* Leap years, centuries, before 1970: day by day and then some. */
+	for (t = -2208988800LL; t < 4102444800LL; t += 86399 * 3 + 7) {
+		memset(&got, 0, sizeof got);
+		assert_non_null(gmtime_r(&t, &want));
+		log_utc(t, &got);
+		assert_int_equal(got.tm_year, want.tm_year);
+		assert_int_equal(got.tm_mon, want.tm_mon);
+		assert_int_equal(got.tm_mday, want.tm_mday);
+		assert_int_equal(got.tm_hour, want.tm_hour);
+		assert_int_equal(got.tm_min, want.tm_min);
+		assert_int_equal(got.tm_sec, want.tm_sec);
+	}
+}
+
+static void
+on_usr2(int sig)
+{
+}
+
+/* A child resets exactly the signals its parent took, and its mask. */
+static void
+test_child_reset_taken(void **state)
+{
+	struct sigaction sa, old1, old2;
+	sigset_t taken, block;
+	pid_t pid;
+	int st;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old1), 0);
+	sa.sa_handler = on_usr2;
+	assert_int_equal(sigaction(SIGUSR2, &sa, &old2), 0);
+	fnwm_signals_taken(&taken);
+	assert_int_equal(sigismember(&taken, SIGUSR1), 1);
+	assert_int_equal(sigismember(&taken, SIGUSR2), 1);
+	assert_int_equal(sigismember(&taken, SIGWINCH), 0);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &block, NULL), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		struct sigaction now;
+		sigset_t mask;
+
+		fnwm_child_reset_taken(&taken);
+		if (sigaction(SIGUSR1, NULL, &now) == -1 ||
+		    now.sa_handler != SIG_DFL)
+			_exit(1);
+		if (sigaction(SIGUSR2, NULL, &now) == -1 ||
+		    now.sa_handler != SIG_DFL)
+			_exit(2);
+		if (sigprocmask(SIG_SETMASK, NULL, &mask) == -1 ||
+		    sigismember(&mask, SIGTERM))
+			_exit(3);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(sigprocmask(SIG_UNBLOCK, &block, NULL), 0);
+	assert_int_equal(sigaction(SIGUSR1, &old1, NULL), 0);
+	assert_int_equal(sigaction(SIGUSR2, &old2, NULL), 0);
+}
+
 int
 main(void)
 {
@@ -101,6 +174,8 @@ main(void)
 		cmocka_unit_test(test_worker_id_valid),
 		cmocka_unit_test(test_proc_alive),
 		cmocka_unit_test(test_log_safe),
+		cmocka_unit_test(test_log_utc),
+		cmocka_unit_test(test_child_reset_taken),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
