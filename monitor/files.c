@@ -78,10 +78,12 @@ files_lock(struct mon *m)
 }
 
 /*
- * The worker's run lock, taken by the monitor itself right before a fork:
- * success proves that nothing left over holds it, and the child inherits
- * the locked open file description for its life (it clears O_CLOEXEC).
- * Returns the fd, or -1 with errno (EWOULDBLOCK: something holds it).
+ * The worker's run lock, taken by the monitor itself right before a fork,
+ * shared: success proves that no worker left over holds it (a worker holds
+ * it exclusively), and the child inherits the open file description and
+ * converts the lock to exclusive, in its own name (/proc/locks names the
+ * process that took a lock: the worker, as the master expects). Returns
+ * the fd, or -1 with errno (EWOULDBLOCK: something holds it).
  */
 int
 files_runlock_take(struct mon *m)
@@ -92,7 +94,7 @@ files_runlock_take(struct mon *m)
 	    0600);
 	if (fd == -1)
 		return (-1);
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+	if (flock(fd, LOCK_SH | LOCK_NB) == -1) {
 		e = errno;
 		close(fd);
 		errno = e;
@@ -101,17 +103,23 @@ files_runlock_take(struct mon *m)
 	return (fd);
 }
 
-/* 1 when something holds the run lock, 0 free, -1 cannot tell. */
+/*
+ * 1 when something holds the run lock, 0 free (or no such file: a probe
+ * creates nothing), -1 cannot tell.
+ */
 int
 files_runlock_held(struct mon *m)
 {
-	int fd = files_runlock_take(m);
+	int fd, held;
 
-	if (fd != -1) {
-		close(fd); /* our open file description: the lock goes too */
-		return (0);
-	}
-	return (errno == EWOULDBLOCK ? 1 : -1);
+	fd = open(m->runlock_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return (errno == ENOENT ? 0 : -1);
+	held = flock(fd, LOCK_EX | LOCK_NB) == -1
+	    ? (errno == EWOULDBLOCK ? 1 : -1)
+	    : 0;
+	close(fd); /* our open file description: a lock we took goes too */
+	return (held);
 }
 
 pid_t

@@ -139,10 +139,12 @@ worker_child_setup(struct mon *m, int logfd, int runfd, int errfd)
 	/*
 	 * The run lock the monitor took: an flock on an open file description
 	 * the worker inherits and holds for its life, so that a live worker
-	 * is known even when no monitor is left to say so.
+	 * is known even when no monitor is left to say so. Made exclusive
+	 * here, so that the lock is the worker's own.
 	 */
-	if (fcntl(runfd, F_SETFD, 0) == -1) {
-		int e = errno;
+	if (fcntl(runfd, F_SETFD, 0) == -1 ||
+	    flock(runfd, LOCK_EX | LOCK_NB) == -1) {
+		int e = errno == EWOULDBLOCK ? EBUSY : errno;
 
 		(void)!write(errfd, &e, sizeof e);
 		_exit(126);
@@ -268,7 +270,8 @@ worker_spawn(struct mon *m)
 	m->adopted = 0;
 	if (n == (ssize_t)sizeof err) {
 		log_warnx("cannot start %s: %s", m->argv[0],
-		    err == EPERM || err == EINVAL
+		    err == EBUSY ? "another process holds the worker's run lock"
+		        : err == EPERM || err == EINVAL
 		        ? "its resource limits cannot be set"
 		        : log_strerror(err));
 		/* The child exits at once; its watcher reports it. */

@@ -546,9 +546,18 @@ def _hold_run_lock(w):
 
 def test_run_lock_free_once_the_worker_is_gone(w):
     """The monitor takes the run lock for its worker before the fork and
-    keeps no hold of its own: once the worker is gone, so is the lock."""
+    keeps no hold of its own: the worker holds it in its own name, and
+    once the worker is gone, so is the lock."""
     m = w.monitor()
     st = start_worker(w, m, restart=RESTART_NEVER)
+    # /proc/locks names the worker as the holder (what a new master and
+    # an adopting monitor read), not the monitor that took it first.
+    ino = os.stat(w.path(".run.lock")).st_ino
+    with open("/proc/locks") as f:
+        holders = [int(ln.split()[4]) for ln in f
+                   if " FLOCK " in ln and "->" not in ln and
+                   int(ln.split()[5].rsplit(":", 1)[1]) == ino]
+    assert holders == [st.pid], (holders, st.pid, m.pid)
     fd = os.open(w.path(".run.lock"), os.O_RDWR)
     try:
         with pytest.raises(BlockingIOError):
