@@ -17,6 +17,17 @@ Figure 2 (and, as a cross-check, 1 and 4) are also measured with a small C
 client (bench/pingload.c, compiled on the fly with `cc -O2`) because the
 Python websockets client is slower than the server it measures.
 
+With the C client the master's cost per message is printed too: pongs
+per master CPU-second for `ping` with 8 connections x 32 in flight, and
+closed loop (8 x 1). `--reference CMD` measures another manager the same
+way, side by side: CMD is a shell command line in which {port} and {dir}
+are replaced by a free port and an empty directory, e.g.
+
+  --reference 'funcnodes --dir {dir} startworkermanager --port {port}'
+
+Its CPU is that of every process in CMD's process group. `--quick` runs
+only these C-client figures.
+
 Needs /usr/bin/python3 with python3-websockets (10.x, asyncio API).
 """
 
@@ -30,6 +41,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -409,6 +421,139 @@ def ping_tput_python(url, nclients, inflight, warmup, seconds):
 # the C client
 
 
+def group_ticks(pgid):
+    """CPU ticks (user + system) of every process in process group pgid."""
+    total = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        fields = s[s.rindex(")") + 2:].split()
+        # fields[2] is field 5 (pgrp); utime/stime are fields 14/15
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+class Reference:
+    """Another manager, started from a command line template."""
+
+    def __init__(self, cmd, tmproot):
+        self.dir = os.path.join(tmproot, "reference")
+        os.makedirs(self.dir)
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.cmd = cmd.replace("{port}", str(self.port)).replace(
+            "{dir}", self.dir)
+        self.errpath = os.path.join(tmproot, "reference.stderr")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            self.cmd, shell=True, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=open(self.errpath, "wb"),
+            start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                time.sleep(1.0)  # let it finish starting up
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        with open(self.errpath, "rb") as f:
+            err = f.read().decode("utf-8", "replace")[-2000:]
+        sys.exit(f"hub.py: reference did not listen on {self.port}:\n{err}")
+
+    def ticks(self):
+        return group_ticks(self.proc.pid)
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+
+def c_figures(pingload, name, port, ticks, seconds):
+    """ping round trip, throughput (8 x 32) and closed loop (8 x 1) with
+    the C client; returns {figure: value} for the side-by-side table."""
+    out = {}
+    r = run_pingload(pingload, "lat", "127.0.0.1", port, "ping", "pong",
+                     200, 5000)
+    out["rtt"] = (float(r["median_us"]), float(r["p99_us"]))
+    info(f"{name}: ping round trip, C client, 5000 seq",
+         f"median {out['rtt'][0]:.0f} us, p99 {out['rtt'][1]:.0f} us")
+    for key, inflight in (("tput", IN_FLIGHT), ("closed", 1)):
+        c0, t0 = ticks(), time.monotonic()
+        r = run_pingload(pingload, "tput", "127.0.0.1", port, N_CLIENTS,
+                         inflight, 0.5, seconds, timeout=seconds + 60)
+        cpu = (ticks() - c0) / CLK_TCK
+        el = time.monotonic() - t0
+        rate = float(r["rate"])
+        # Pongs over the whole run (warm-up included) per CPU-second.
+        per_cpu = rate * el / max(cpu, 1e-9) if cpu > 0 else float("nan")
+        out[key] = (rate, cpu / el, per_cpu)
+        info(f"{name}: ping, C client, {N_CLIENTS} conns x {inflight} in "
+             "flight",
+             f"{rate / 1000:.1f} k pongs/s at {cpu / el * 100:.0f} % of a "
+             f"core -> {per_cpu / 1000:.0f} k pongs per CPU-second"
+             + (f" ({r['bad']} bad)" if r["bad"] != "0" else ""))
+    return out
+
+
+def quick(args, fnwm, tmproot, masters):
+    """The C-client figures only, fnwm and the reference side by side."""
+    pingload, why = build_pingload(tmproot)
+    if pingload is None:
+        sys.exit(f"hub.py: {why}")
+    print(f"load average at start: {loadavg()}", flush=True)
+    a = Master(fnwm, tmproot, "empty")
+    masters.append(a)
+    a.start()
+    report_dead(a, asyncio.run(probe_ready(a.url, a.t_listen)))
+    time.sleep(0.5)
+    f = c_figures(pingload, "fnwm", a.port, lambda: cpu_ticks(a.pid),
+                  args.tput_seconds)
+    a.stop()
+    if not args.reference:
+        return
+    ref = Reference(args.reference, tmproot)
+    ref.start()
+    try:
+        g = c_figures(pingload, "reference", ref.port, ref.ticks,
+                      args.tput_seconds)
+    finally:
+        ref.stop()
+    print(flush=True)
+    for key, what in (("tput", f"{N_CLIENTS} x {IN_FLIGHT}"),
+                      ("closed", f"{N_CLIENTS} x 1")):
+        info(f"fnwm / reference, pongs per CPU-second, {what}",
+             f"{f[key][2] / g[key][2]:.2f}x "
+             f"({f[key][2] / 1000:.0f} k vs {g[key][2] / 1000:.0f} k)")
+        info(f"fnwm / reference, pongs/s, {what}",
+             f"{f[key][0] / g[key][0]:.2f}x")
+    info("round trip median, fnwm vs reference",
+         f"{f['rtt'][0]:.0f} us vs {g['rtt'][0]:.0f} us")
+    print(f"load average at end: {loadavg()}", flush=True)
+
+
 def build_pingload(tmproot):
     src = os.path.join(HERE, "pingload.c")
     exe = os.path.join(tmproot, "pingload")
@@ -516,6 +661,12 @@ def main():
                     help="length of each throughput run (default 5)")
     ap.add_argument("--no-c", action="store_true",
                     help="skip the C client measurements")
+    ap.add_argument("--quick", action="store_true",
+                    help="only the C-client ping figures (and the "
+                    "reference's, with --reference)")
+    ap.add_argument("--reference", metavar="CMD",
+                    help="another manager to measure the same way (see "
+                    "above); implies --quick")
     args = ap.parse_args()
 
     fnwm = find_fnwm(args.fnwm)
@@ -529,7 +680,10 @@ def main():
     signal.signal(signal.SIGHUP, on_term)
 
     try:
-        run(args, fnwm, tmproot, masters)
+        if args.quick or args.reference:
+            quick(args, fnwm, tmproot, masters)
+        else:
+            run(args, fnwm, tmproot, masters)
     except BaseException:
         for m in masters:
             if m.proc is not None and m.proc.poll() is not None:

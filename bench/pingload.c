@@ -16,11 +16,21 @@
  *       times after WARMUP untimed ones. Prints:
  *       n=N median_us=.. p99_us=.. max_us=.. min_us=.. bytes=LAST_REPLY_LEN
  *
+ *   pingload watch HOST PORT NCONN SECONDS
+ *       NCONN connections; each sends "worker_status" (its first command
+ *       subscribes it to broadcasts) and reads the reply; then "ready" is
+ *       printed and flushed, and for SECONDS every "worker_event" message is
+ *       timed (CLOCK_MONOTONIC) on arrival. The k-th event of a connection
+ *       is event k. Prints, per event: event=K conns=N first_ns=.. last_ns=..
+ *       then: conns=N min_events=.. max_events=..
+ *
  * Client frames are masked (RFC 6455 5.3); server frames must not be.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -473,6 +483,136 @@ lat(const char *host, const char *port, const char *msg, const char *expect,
 	return (0);
 }
 
+/* ---------------- broadcast fan-out ---------------- */
+
+#define WATCH_MAX_EVENTS 8192
+
+struct watch_state {
+	int ready;
+	unsigned *nev;    /* events per connection */
+	struct conn *base;
+	uint64_t first[WATCH_MAX_EVENTS], last[WATCH_MAX_EVENTS];
+	unsigned conns[WATCH_MAX_EVENTS];
+	int replied;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void
+watch_on_msg(struct conn *c, void *arg)
+{
+	struct watch_state *s = arg;
+	size_t i = (size_t)(c - s->base);
+	unsigned k;
+	uint64_t t;
+
+	if (memmem(c->prefix, c->prefix_len, "worker_event", 12) == NULL) {
+		if (!s->ready &&
+		    memmem(c->prefix, c->prefix_len, "worker_status", 13))
+			s->replied++;
+		return;
+	}
+	if (!s->ready)
+		return;
+	t = now_ns();
+	k = s->nev[i]++;
+	if (k >= WATCH_MAX_EVENTS)
+		return;
+	if (s->conns[k]++ == 0 || t < s->first[k])
+		s->first[k] = t;
+	if (t > s->last[k])
+		s->last[k] = t;
+}
+
+static int
+watch(const char *host, const char *port, int nconn, double seconds)
+{
+	static const char cmd[] = "worker_status";
+	struct conn *cs = calloc((size_t)nconn, sizeof *cs);
+	struct pollfd *pfd = calloc((size_t)nconn, sizeof *pfd);
+	struct watch_state *st = calloc(1, sizeof *st);
+	unsigned char frame[64];
+	unsigned mn = ~0U, mx = 0;
+	struct rlimit rl;
+	size_t flen;
+	double t_end = 0;
+	int i, k;
+
+	if (cs == NULL || pfd == NULL || st == NULL)
+		dief("out of memory");
+	st->nev = calloc((size_t)nconn, sizeof *st->nev);
+	st->base = cs;
+	if (st->nev == NULL)
+		dief("out of memory");
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < (rlim_t)nconn + 16) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	flen = make_frame(0x1, cmd, sizeof cmd - 1, frame);
+	for (i = 0; i < nconn; i++) {
+		conn_open(&cs[i], host, port);
+		write_all(cs[i].fd, frame, flen);
+		fcntl(cs[i].fd, F_SETFL, fcntl(cs[i].fd, F_GETFL) | O_NONBLOCK);
+		pfd[i].fd = cs[i].fd;
+		pfd[i].events = POLLIN;
+	}
+	for (;;) {
+		if (!st->ready && st->replied == nconn) {
+			st->ready = 1;
+			printf("ready\n");
+			fflush(stdout);
+			t_end = now_s() + seconds;
+		}
+		if (st->ready && now_s() >= t_end)
+			break;
+		if (poll(pfd, (nfds_t)nconn, 50) == -1 && errno != EINTR)
+			die("poll");
+		for (i = 0; i < nconn; i++) {
+			ssize_t n;
+
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			for (;;) {
+				rbuf_reserve(&cs[i], cs[i].rlen + 4096);
+				n = read(cs[i].fd, cs[i].rbuf + cs[i].rlen,
+				    cs[i].rcap - cs[i].rlen);
+				if (n > 0) {
+					cs[i].rlen += (size_t)n;
+					continue;
+				}
+				if (n == 0)
+					dief("server closed the connection");
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				die("read");
+			}
+			if (conn_parse(&cs[i], watch_on_msg, st) == -1)
+				dief("server closed the connection");
+		}
+	}
+	for (k = 0; k < WATCH_MAX_EVENTS && st->conns[k] > 0; k++)
+		printf("event=%d conns=%u first_ns=%llu last_ns=%llu\n", k,
+		    st->conns[k], (unsigned long long)st->first[k],
+		    (unsigned long long)st->last[k]);
+	for (i = 0; i < nconn; i++) {
+		if (st->nev[i] < mn)
+			mn = st->nev[i];
+		if (st->nev[i] > mx)
+			mx = st->nev[i];
+		conn_close(&cs[i]);
+	}
+	printf("conns=%d min_events=%u max_events=%u\n", nconn, mn, mx);
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -482,8 +622,11 @@ main(int argc, char **argv)
 	if (argc == 8 && strcmp(argv[1], "lat") == 0)
 		return (lat(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]),
 		    atoi(argv[7])));
+	if (argc == 6 && strcmp(argv[1], "watch") == 0)
+		return (watch(argv[2], argv[3], atoi(argv[4]), atof(argv[5])));
 	fprintf(stderr,
 	    "usage: pingload tput HOST PORT NCONN INFLIGHT WARMUP_S SECONDS\n"
+	    "       pingload watch HOST PORT NCONN SECONDS\n"
 	    "       pingload lat HOST PORT MESSAGE EXPECT_PREFIX WARMUP "
 	    "COUNT\n");
 	return (2);
