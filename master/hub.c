@@ -27,6 +27,7 @@
 #define HUB_FD_LIMIT_MAX   16384
 #define HUB_CLOSE_DEADLINE 5    /* s, for a client that stops reading */
 #define HUB_TAKEOVER_MS    2000 /* a killed manager's port, at most */
+#define HUB_REFUSALS_LOGGED 10   /* log lines of refused requests a second */
 
 static struct lws_context *hub_ctx;
 static struct ev_loop *hub_loop;
@@ -216,6 +217,33 @@ hub_origin_allowed(struct lws *wsi)
 }
 
 /*
+ * Whether this refusal gets its log line: a client knocking in a loop must
+ * not fill the disk, so at most HUB_REFUSALS_LOGGED a second; the count of
+ * the others goes into the first line of a later second.
+ */
+static int
+hub_refusal_logged(void)
+{
+	static uint64_t second;
+	static unsigned logged, skipped;
+	uint64_t now = fnwm_now_ms() / 1000;
+
+	if (now != second) {
+		if (skipped > 0)
+			log_warnx("%u more refused requests were not logged",
+			    skipped);
+		second = now;
+		logged = skipped = 0;
+	}
+	if (logged < HUB_REFUSALS_LOGGED) {
+		logged++;
+		return (1);
+	}
+	skipped++;
+	return (0);
+}
+
+/*
  * Refuses a request with status and a one-line plain-text reason, logged
  * with the peer's address (never the URI: it may carry a token). Returns
  * -1: the connection is closed after the answer.
@@ -234,10 +262,13 @@ hub_refuse(struct lws *wsi, unsigned int status, const char *reason)
 		log_safe(origin + 7, sizeof origin - 9, o, (size_t)n);
 		strcat(origin, ", ");
 	}
-	log_warnx("refused %s from %speer %s: %u %s",
-	    lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) > 0 ? "WebSocket"
-	                                                     : "HTTP request",
-	    origin, access_peer(wsi, peer, sizeof peer), status, reason);
+	if (hub_refusal_logged())
+		log_warnx("refused %s from %speer %s: %u %s",
+		    lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) > 0
+		        ? "WebSocket"
+		        : "HTTP request",
+		    origin, access_peer(wsi, peer, sizeof peer), status,
+		    reason);
 	n = snprintf(body, sizeof body, "%s\n", reason);
 	if (lws_add_http_header_status(wsi, status, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,

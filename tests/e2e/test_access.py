@@ -1,6 +1,7 @@
 """Who may use the hub: trust by peer uid on loopback, the control and
 read-only tokens, the Host allow-list (DNS rebinding), /metrics and
 /healthz. Clients of another user run as `nobody` through runuser."""
+import asyncio
 import json
 import os
 import pathlib
@@ -9,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -389,3 +391,28 @@ async def test_proc_net_tcp_fallback_without_netlink(fnwm, tmp_path):
     assert " 401 " in status, (status, body)
     status, frame = as_nobody(m.port, query="?token=" + token_of(m))
     assert frame == "FRAME pong", (status, frame)
+
+
+async def test_refusals_are_logged_at_a_bounded_rate(fnwm):
+    """A client knocking in a loop gets its refusals, but at most ten log
+    lines a second; the others are counted in a later line."""
+    m = fnwm.start(config=FAST_CONFIG)
+    evil = "evil.example:%d" % m.port
+    t0 = time.monotonic()
+    for _ in range(100):
+        status, _, _ = http_exchange(m.port, handshake_request(
+            m.port, host=evil))
+        assert status == 403
+    elapsed = time.monotonic() - t0
+    await asyncio.sleep(1.1)
+    status, _, _ = http_exchange(m.port, handshake_request(m.port,
+                                                           host=evil))
+    assert status == 403
+    await m.async_wait_log(r"more refused requests were not logged")
+    log = m.log()
+    lines = len(re.findall(r"warning: refused WebSocket", log))
+    skipped = sum(int(n) for n in re.findall(
+        r"(\d+) more refused requests were not logged", log))
+    assert lines + skipped == 101, (lines, skipped)
+    assert lines <= 10 * (int(elapsed) + 3), (lines, elapsed)
+    assert skipped > 0
