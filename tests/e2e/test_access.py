@@ -306,12 +306,15 @@ async def test_readonly_token_looks_but_does_not_touch(fnwm, tmp_path):
 
 @pytest.fixture
 def nobody_home():
-    """A directory nobody owns and can reach (pytest's tmp is 0700)."""
+    """A directory nobody owns and can reach (pytest's tmp is 0700), with
+    a copy of the fnwm binary beside it: the build tree may lie where
+    nobody cannot go (a clone in /root, 0700)."""
     d = tempfile.mkdtemp(prefix="fnwm-nobody-")
     os.chmod(d, 0o755)
     home = os.path.join(d, "home")
     os.mkdir(home)
     shutil.chown(home, NOBODY)
+    shutil.copy(FNWM_BIN, os.path.join(d, "fnwm"))
     yield pathlib.Path(home)
     shutil.rmtree(d)
 
@@ -327,7 +330,8 @@ def test_cli_of_another_user(fnwm, nobody_home):
         return subprocess.run(
             ["runuser", "-u", NOBODY, "--", "env"] +
             ["%s=%s" % kv for kv in e.items()] +
-            [FNWM_BIN, "--dir", str(home / "cfg"), "--no-start"] +
+            [str(home.parent / "fnwm"), "--dir", str(home / "cfg"),
+             "--no-start"] +
             list(args), capture_output=True, text=True, timeout=T(20),
             cwd="/")
 
