@@ -107,27 +107,12 @@ fnwm_set_cloexec(int fd, int on)
 }
 
 int
-fnwm_proc_alive(pid_t pid, unsigned long long *start_ticks)
+fnwm_proc_stat_parse(const char *buf, unsigned long long *start_ticks)
 {
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd, field;
+	const char *p;
+	int field;
 	char state;
 
-	if (pid <= 0)
-		return (0);
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		if (errno == ENOENT || errno == ESRCH)
-			return (0);
-		return (kill(pid, 0) == 0 || errno == EPERM ? 1 : 0);
-	}
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return (0);
-	buf[n] = '\0';
 	/* The command name may hold spaces and ')': skip to the last ')'. */
 	p = strrchr(buf, ')');
 	if (p == NULL || p[1] != ' ')
@@ -146,6 +131,30 @@ fnwm_proc_alive(pid_t pid, unsigned long long *start_ticks)
 		*start_ticks = p != NULL ? strtoull(p, NULL, 10) : 0;
 	}
 	return (1);
+}
+
+int
+fnwm_proc_alive(pid_t pid, unsigned long long *start_ticks)
+{
+	char path[64], buf[1024];
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return (0);
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT || errno == ESRCH)
+			return (0);
+		return (kill(pid, 0) == 0 || errno == EPERM ? 1 : 0);
+	}
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return (0);
+	buf[n] = '\0';
+	return (fnwm_proc_stat_parse(buf, start_ticks));
 }
 
 long long
@@ -292,13 +301,30 @@ flock_line_fields(const char *s, long *pid, unsigned *maj, unsigned *min,
 }
 
 pid_t
+fnwm_locks_line_holder(const char *line, dev_t dev, ino_t ino)
+{
+	const char *w = strstr(line, "WRITE");
+	unsigned maj, min;
+	unsigned long long lino;
+	long pid;
+
+	/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF";
+	 * "->" marks a waiter, not a holder. */
+	if (strstr(line, "FLOCK") == NULL || w == NULL ||
+	    strstr(line, "->") != NULL ||
+	    flock_line_fields(w + 5, &pid, &maj, &min, &lino) == -1 ||
+	    lino != (unsigned long long)ino || makedev(maj, min) != dev ||
+	    pid <= 0 || pid > INT32_MAX)
+		return (0);
+	return ((pid_t)pid);
+}
+
+pid_t
 fnwm_flock_holder(const char *path)
 {
-	char buf[8192], *line, *nl, *w;
+	char buf[8192], *line, *nl;
 	struct stat st;
-	unsigned maj, min;
-	unsigned long long ino;
-	long pid;
+	pid_t pid;
 	size_t have = 0;
 	ssize_t n;
 	int fd;
@@ -318,16 +344,9 @@ fnwm_flock_holder(const char *path)
 		line = buf;
 		while ((nl = strchr(line, '\n')) != NULL) {
 			*nl = '\0';
-			/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF";
-			 * "->" marks a waiter, not a holder. */
-			w = strstr(line, "WRITE");
-			if (strstr(line, "FLOCK") != NULL && w != NULL &&
-			    strstr(line, "->") == NULL &&
-			    flock_line_fields(w + 5, &pid, &maj, &min, &ino) ==
-			        0 &&
-			    ino == (unsigned long long)st.st_ino &&
-			    makedev(maj, min) == st.st_dev)
-				found = (pid_t)pid;
+			if ((pid = fnwm_locks_line_holder(line, st.st_dev,
+			         st.st_ino)) > 0)
+				found = pid;
 			line = nl + 1;
 		}
 		have = strlen(line);

@@ -34,6 +34,8 @@ int fnwm_set_cloexec(int fd, int on);
  * /proc/PID/stat (clock ticks since boot).
  */
 int fnwm_proc_alive(pid_t pid, unsigned long long *start_ticks);
+/* The same judgement from the text of a /proc/PID/stat (NUL-terminated). */
+int fnwm_proc_stat_parse(const char *buf, unsigned long long *start_ticks);
 
 /*
  * In a forked child before exec (async-signal-safe): every signal back to
@@ -57,6 +59,8 @@ int fnwm_child_stdin_null(void);
  * is taken to find out, so a holder-to-be is never blocked), or 0.
  */
 pid_t fnwm_flock_holder(const char *path);
+/* The holder a /proc/locks line names for the file dev:ino, or 0. */
+pid_t fnwm_locks_line_holder(const char *line, dev_t dev, ino_t ino);
 
 /* Boot time in seconds since the epoch (from /proc/stat), or 0. */
 long long fnwm_boot_time(void);

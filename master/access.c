@@ -120,7 +120,7 @@ access_host_allowed(struct lws *wsi)
 	access_host_part(host, h, sizeof h);
 	if (h[0] == '\0')
 		return (0);
-	if (hub_is_loopback(h))
+	if (origin_is_loopback(h))
 		return (1);
 	if ((bind[0] != '\0' && strcasecmp(h, bind) == 0) ||
 	    (access_bind[0] != '\0' && strcasecmp(h, access_bind) == 0))

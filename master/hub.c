@@ -143,77 +143,24 @@ hub_kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		lws_cancel_service(hub_ctx);
 }
 
-/* Host part of an Origin ("scheme://host[:port]") or a Host header. */
-static void
-hub_host_part(const char *s, char *out, size_t outsz)
-{
-	const char *p = strstr(s, "://"), *end;
-	size_t n;
-
-	p = p != NULL ? p + 3 : s;
-	if (*p == '[') {
-		end = strchr(p, ']');
-		p++;
-		n = end != NULL ? (size_t)(end - p) : strlen(p);
-	} else {
-		end = p + strcspn(p, ":/");
-		n = (size_t)(end - p);
-	}
-	if (n >= outsz)
-		n = outsz - 1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-}
-
-/* Loopback by name or by address (127/8, ::1); not "127.x.evil.example". */
-int
-hub_is_loopback(const char *host)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (strcasecmp(host, "localhost") == 0)
-		return (1);
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return ((ntohl(a4.s_addr) >> 24) == 127);
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return (IN6_IS_ADDR_LOOPBACK(&a6));
-	return (0);
-}
-
 /*
- * Cross-site WebSocket hijacking guard: a browser page may only reach the
- * hub from the host the hub is addressed by (or loopback from loopback),
- * or from an Origin on the allow-list. Non-browser clients send no Origin.
+ * Cross-site WebSocket hijacking guard (origin.c) over the handshake's
+ * headers. Non-browser clients send no Origin.
  */
 int
 hub_origin_allowed(struct lws *wsi)
 {
-	char origin[512], host[512], oh[256], hh[256];
+	char origin[512], host[512];
 	int olen = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
-	size_t i;
 
 	if (olen <= 0)
 		return (1);
 	if (olen >= (int)sizeof origin ||
 	    lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) < 0)
 		return (0);
-	for (i = 0; i < hub_cfg->n_allowed_origins; i++) {
-		if (strcmp(hub_cfg->allowed_origins[i], "*") == 0 ||
-		    strcasecmp(hub_cfg->allowed_origins[i], origin) == 0)
-			return (1);
-	}
-	if (strcmp(origin, "null") == 0 || strstr(origin, "://") == NULL)
-		return (0);
 	if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
-		return (0);
-	hub_host_part(origin, oh, sizeof oh);
-	hub_host_part(host, hh, sizeof hh);
-	if (oh[0] == '\0')
-		return (0);
-	if (strcasecmp(oh, hh) == 0)
-		return (1);
-	return (hub_is_loopback(oh) && hub_is_loopback(hh));
+		host[0] = '\0';
+	return (origin_allowed(origin, host, hub_cfg));
 }
 
 /*
@@ -808,7 +755,7 @@ hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, int takeover,
 	if (hub_bind_address(cfg->host, &iface, &ipv6, cause) == -1)
 		return (-1);
 	/* Off the host, the token and every command travel in the clear. */
-	if ((iface == NULL || !hub_is_loopback(iface)) &&
+	if ((iface == NULL || !origin_is_loopback(iface)) &&
 	    cfg->tls_cert == NULL && !cfg->insecure_remote) {
 		*cause = xasprintf("refusing to listen on %s without TLS: set "
 		                   "fnwm.tls.cert and fnwm.tls.key in "

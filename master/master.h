@@ -208,10 +208,18 @@ struct hub_stats {
 const struct hub_stats *hub_stats(void);
 /* Whether a handshake's Origin may reach the hub (and its HTTP pages). */
 int hub_origin_allowed(struct lws *);
-/* localhost, 127/8 or ::1 (names are not resolved). */
-int hub_is_loopback(const char *host);
 /* Whether the hub serves TLS. */
 int hub_tls(void);
+
+/* origin.c */
+/*
+ * Whether a handshake with this Origin and Host header (NUL-terminated,
+ * "" when absent) may reach the hub.
+ */
+int origin_allowed(const char *origin, const char *host,
+    const struct fnwm_config *);
+/* localhost, 127/8 or ::1 (names are not resolved); not "127.x.evil.ex". */
+int origin_is_loopback(const char *host);
 
 /* http.c: /healthz and /metrics */
 /* Answers path; 1 when it is not one of ours, -1 to close. */
@@ -270,6 +278,27 @@ void ws_cmd_status_ready(void);
 json_object *fnwm_json_parse(const char *text, size_t len, const char **err);
 /* Serializes compactly without escaping '/'. Valid while o is unchanged. */
 const char *fnwm_json_str(json_object *o, size_t *len);
+
+/* wfiles.c: parsers of the files in the workers dir (no I/O) */
+/*
+ * Checks the bytes of worker_<uuid>.json: a JSON object with a "type"
+ * string and the "uuid" of its file name. Returns the object (caller
+ * puts), or NULL with a static reason in *why.
+ */
+json_object *wfiles_worker_json(const char *buf, size_t len, const char *uuid,
+    const char **why);
+/* What a monitor's worker_<uuid>.status says. */
+struct wfiles_status {
+	int state;     /* enum fnwm_worker_state, -1 when none or unknown */
+	pid_t monitor; /* the monitor that wrote it, 0 when none */
+	int exiting;   /* it was stopping its worker to exit */
+};
+void wfiles_status(const char *buf, size_t len, struct wfiles_status *);
+/*
+ * The text of a worker's .runstate as a printable progress message in out;
+ * 1 when it is news about a start, 0 when it is empty or from a past life.
+ */
+int wfiles_runstate(const char *buf, size_t len, char *out, size_t outsz);
 
 /* probe.c: is the FuncNodes worker <uuid> answering on host:port? */
 enum probe_result {

@@ -298,15 +298,12 @@ static pid_t mons_run_lock_holder(const char *uuid);
 static int
 mons_last_status(const char *uuid, int *exiting)
 {
-	static const char *const names[] = { "down", "starting", "running",
-		"stopping", "backoff", "failed", NULL };
 	char *path =
 	         xasprintf("%s/worker_%s.status", mons_cfg->workers_dir, uuid),
-	     *buf, *v, *nl;
-	long long monpid;
+	     *buf;
+	struct wfiles_status st;
 	struct stat sb;
 	size_t len;
-	int i, state = -1;
 
 	*exiting = 0;
 	/* One from before a reboot says nothing about this boot. */
@@ -316,26 +313,12 @@ mons_last_status(const char *uuid, int *exiting)
 		return (-1);
 	}
 	free(path);
-	if ((v = strstr(buf, "\nmonitor=")) != NULL &&
-	    (nl = strchr(v + 9, '\n')) != NULL) {
-		*nl = '\0';
-		if (fnwm_parse_int(v + 9, 1, INT32_MAX, &monpid) == 0 &&
-		    fnwm_proc_alive((pid_t)monpid, NULL) == 1) {
-			free(buf);
-			return (-1);
-		}
-		*nl = '\n';
-	}
-	*exiting = strstr(buf, "\nexiting=1\n") != NULL;
-	if ((v = strstr(buf, "\nstate=")) != NULL &&
-	    (nl = strchr(v + 7, '\n')) != NULL) {
-		*nl = '\0';
-		for (i = 0; names[i] != NULL; i++)
-			if (strcmp(v + 7, names[i]) == 0)
-				state = i;
-	}
+	wfiles_status(buf, len, &st);
 	free(buf);
-	return (state);
+	if (st.monitor > 0 && fnwm_proc_alive(st.monitor, NULL) == 1)
+		return (-1);
+	*exiting = st.exiting;
+	return (st.state);
 }
 
 /* Whether the last status says it was stopping its worker to exit. */

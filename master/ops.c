@@ -250,7 +250,7 @@ op_relay_runstate(struct op *op)
 {
 	char *path = xasprintf("%s/worker_%s.runstate", ops_cfg->workers_dir,
 	         op->mon->uuid),
-	     *buf, *p, safe[256];
+	     *buf, safe[256];
 	size_t len;
 
 	if (fnwm_read_file(path, 4096, &buf, &len) == -1) {
@@ -258,18 +258,7 @@ op_relay_runstate(struct op *op)
 		return;
 	}
 	free(path);
-	for (p = buf; *p != '\0'; p++)
-		if (*p == '\r')
-			*p = ' ';
-	/* FuncNodes shows "a\nb" as "a - b". */
-	log_safe(safe, sizeof safe, buf, len);
-	while ((p = strstr(safe, "\\012")) != NULL) {
-		memcpy(p, " - ", 3);
-		memmove(p + 3, p + 4, strlen(p + 4) + 1);
-	}
-	/* Left over from an earlier life: not news about this start. */
-	if (strncmp(safe, "removed", 7) != 0 &&
-	    strncmp(safe, "stopped", 7) != 0 && safe[0] != '\0' &&
+	if (wfiles_runstate(buf, len, safe, sizeof safe) &&
 	    strcmp(safe, op->runstate) != 0) {
 		snprintf(op->runstate, sizeof op->runstate, "%s", safe);
 		ops_progress(op, safe, 0.5, 1);

@@ -310,8 +310,8 @@ static json_object *
 reg_read_json(struct worker *w, int *exists)
 {
 	char *path = reg_path(w->uuid, ".json"), *buf, safe[200];
-	const char *why = NULL, *err;
-	json_object *o = NULL, *v;
+	const char *why = NULL;
+	json_object *o = NULL;
 	struct stat st;
 	size_t len;
 
@@ -325,23 +325,9 @@ reg_read_json(struct worker *w, int *exists)
 		return (NULL);
 	}
 	*exists = 1;
-	o = fnwm_json_parse(buf, len, &err);
-	if (o == NULL)
-		why = err;
-	else if (!json_object_is_type(o, json_type_object))
-		why = "not a JSON object";
-	else if (!json_object_object_get_ex(o, "type", &v) ||
-	    !json_object_is_type(v, json_type_string))
-		why = "no \"type\" string";
-	else if (!json_object_object_get_ex(o, "uuid", &v) ||
-	    !json_object_is_type(v, json_type_string))
-		why = "no \"uuid\" string";
-	else if (strcmp(json_object_get_string(v), w->uuid) != 0)
-		why = "its uuid does not match its file name";
+	o = wfiles_worker_json(buf, len, w->uuid, &why);
 	free(buf);
 	if (why != NULL) {
-		json_object_put(o);
-		o = NULL;
 		/* Report each corrupt version once, not on every refresh. */
 		if (stat(path, &st) == 0 &&
 		    (st.st_mtim.tv_sec != w->bad_mtime.tv_sec ||
