@@ -16,6 +16,8 @@ libssl-dev libsystemd-dev"
 PKGS="$PKGS libcmocka-dev python3 python3-pytest python3-websockets
 python3-venv python3-pip python3-wheel python3-setuptools valgrind procps
 file chromium debootstrap systemd-container openssl"
+# fuzzing (tests/fuzz): clang and its libFuzzer and sanitizer runtimes
+PKGS="$PKGS clang libclang-rt-14-dev"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 
 missing=""

@@ -6,6 +6,8 @@
 #              fault-injection run
 #   sanitized  the same build with AddressSanitizer + UBSan (no valgrind,
 #              no packaging)
+#   fuzz       the libFuzzer targets (tests/fuzz), FNWM_FUZZ_SECONDS (60)
+#              each, in a clang build of their own (build-fuzz)
 #   fresh      the README's two set-up commands on a fresh Debian 12 root
 #              (tests/fresh); not run when FNWM_FRESH_INNER=1, i.e. inside
 #              such a root already
@@ -14,7 +16,7 @@
 set -u
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
-STAGES="plain sanitized fresh"
+STAGES="plain sanitized fuzz fresh"
 failed=""
 
 stage_plain() {
@@ -31,6 +33,10 @@ stage_sanitized() {
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    ctest --test-dir build-asan -j "$jobs" --output-on-failure \
 	    -LE 'valgrind|fresh'
+}
+
+stage_fuzz() {
+	tests/fuzz/run.sh
 }
 
 stage_fresh() {
