@@ -114,7 +114,7 @@ peer_uid_netlink(const struct sockaddr_storage *client,
 	struct inet_diag_msg *msg;
 	static uint32_t seq;
 	ssize_t n;
-	int len;
+	unsigned int len; /* NLMSG_OK compares it with a __u32 */
 
 	if (peer_nl_open() == -1)
 		return (-1);
@@ -153,7 +153,7 @@ peer_uid_netlink(const struct sockaddr_storage *client,
 			peer_nl_reset();
 			return (-1);
 		}
-		len = (int)n;
+		len = (unsigned int)n;
 		for (h = &resp.nlh; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
 			if (h->nlmsg_seq != seq)
 				continue; /* a late answer to an earlier ask */
