@@ -89,6 +89,28 @@ async def test_pipelined_commands_answered_in_order(manager):
     await ws.close()
 
 
+async def test_many_queued_replies_arrive_whole_and_in_order(manager):
+    """Replies queued faster than they are written go out several to a
+    send: every one must still arrive as its own frame, in order, small
+    and larger ones (7-bit and 16-bit frame lengths) mixed."""
+    ws = await connect(manager)
+    await request_status(ws)
+    n = 600
+    for i in range(n):
+        await ws.send("ping")
+        await ws.send("identify")
+        await ws.send("bogus-%d-%s" % (i, "z" * (i % 300)))
+    for i in range(n):
+        assert await recv(ws) == "pong", i
+        assert json.loads(await recv(ws))["class"] == "WorkerManager", i
+        err = json.loads(await recv(ws))
+        assert err["type"] == "error" and ("bogus-%d-" % i) in \
+            err["message"], (i, err)
+    await ws.send("ping")
+    assert await recv(ws) == "pong"
+    await ws.close()
+
+
 # Each bad input must be answered with exactly one error and leave the
 # connection usable (a ping afterwards gets pong as the very next frame).
 BAD_INPUTS = [
