@@ -93,6 +93,18 @@ async def wss_ping(port, cafile):
         return await asyncio.wait_for(ws.recv(), T(5))
 
 
+async def wss_pings(port, cafile, n):
+    """n pings sent at once: the pongs queue up and go out several to a
+    send, through TLS."""
+    async with websockets.connect("wss://127.0.0.1:%d/" % port,
+                                  ssl=client_ctx(cafile), compression=None,
+                                  open_timeout=T(10),
+                                  close_timeout=T(5)) as ws:
+        for _ in range(n):
+            await ws.send("ping")
+        return [await asyncio.wait_for(ws.recv(), T(5)) for _ in range(n)]
+
+
 def start_tls(fnwm, cfg, args=()):
     m = fnwm.start(config=cfg, args=args, wait=False)
     m.wait_listening()
@@ -105,6 +117,7 @@ async def test_wss_https_and_plain_refused(fnwm, tmp_path):
     assert re.search(r"listening on wss://127\.0\.0\.1:%d/" % m.port,
                      m.log())
     assert await wss_ping(m.port, cert) == "pong"
+    assert await wss_pings(m.port, cert, 500) == ["pong"] * 500
     status, body = https_get(m.port, "/metrics", cert)
     assert status == 200 and body.startswith(b"# HELP"), body[:100]
     status, body = https_get(m.port, "/healthz", cert)
