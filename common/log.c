@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 int fnwm_log_verbosity = FNWM_LOG_INFO;
 static const char *log_role = "fnwm";
@@ -170,6 +171,25 @@ fatalx(const char *fmt, ...)
 	log_vemit("fatal", fmt, ap, NULL);
 	va_end(ap);
 	exit(111);
+}
+
+int
+log_rate_ok(struct log_rate *r, unsigned per_second, unsigned long *skipped)
+{
+	uint64_t now = fnwm_now_ms();
+
+	if (r->window_ms == 0 || now - r->window_ms >= 1000) {
+		r->window_ms = now;
+		r->lines = 0;
+	}
+	if (r->lines >= per_second) {
+		r->skipped++;
+		return (0);
+	}
+	r->lines++;
+	*skipped = r->skipped;
+	r->skipped = 0;
+	return (1);
 }
 
 void

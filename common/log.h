@@ -8,6 +8,7 @@
 
 #include <time.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum fnwm_log_level {
 	FNWM_LOG_WARN = 0,
@@ -38,6 +39,18 @@ fatalx(const char *, ...) __attribute__((format(printf, 1, 2)));
 		if (fnwm_log_verbosity >= FNWM_LOG_DEBUG) \
 			log_debug_(__VA_ARGS__);          \
 	} while (0)
+
+/*
+ * Rate limit of a recurring warning (a limit hit, fds exhausted): at most
+ * per_second lines in any one-second window. log_rate_ok() says whether
+ * this one may be logged, and with *skipped how many were not since.
+ */
+struct log_rate {
+	uint64_t window_ms;
+	unsigned lines;
+	unsigned long skipped;
+};
+int log_rate_ok(struct log_rate *, unsigned per_second, unsigned long *skipped);
 
 /*
  * Copies at most len bytes of untrusted data into dst (size dstsz) with

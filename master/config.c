@@ -335,7 +335,9 @@ config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->port = 9380;
 	cfg->max_message = 4 * 1024 * 1024;
-	cfg->client_queue = 64 * 1024 * 1024;
+	cfg->client_queue = 4 * 1024 * 1024;
+	cfg->total_queue = 64 * 1024 * 1024;
+	cfg->max_clients = 1024;
 	cfg->probe_interval = 10.0;
 	cfg->probe_connect = 2.0;
 	cfg->probe_reply = 1.0;
@@ -476,6 +478,16 @@ config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 	        4.0 * 1024 * 1024 * 1024, &d, cause) == -1)
 		goto out;
 	cfg->client_queue = (size_t)d;
+	d = (double)cfg->total_queue;
+	if (config_get_number(root, "fnwm", "total_queue_bytes", 65536,
+	        16.0 * 1024 * 1024 * 1024, &d, cause) == -1)
+		goto out;
+	cfg->total_queue = (size_t)d;
+	d = (double)cfg->max_clients;
+	if (config_get_number(root, "fnwm", "max_clients", 1, 1000000, &d,
+	        cause) == -1)
+		goto out;
+	cfg->max_clients = (size_t)d;
 	if (config_origins(cfg, root, args, cause) == -1 ||
 	    config_access(cfg, root, cause) == -1)
 		goto out;
@@ -575,6 +587,8 @@ config_reload(struct fnwm_config *cfg, const struct fnwm_args *args,
 	cfg->stale_p_grace = n.stale_p_grace;
 	cfg->max_message = n.max_message;
 	cfg->client_queue = n.client_queue;
+	cfg->total_queue = n.total_queue;
+	cfg->max_clients = n.max_clients;
 	cfg->stop_timeout = n.stop_timeout;
 	cfg->kill_timeout = n.kill_timeout;
 	cfg->activate_timeout = n.activate_timeout;

@@ -218,6 +218,30 @@ http_metrics(size_t *len)
 	    "fnwm_messages_sent_total %llu\n",
 	    (unsigned long long)hs->msgs_out);
 	hb_printf(&b,
+	    "# HELP fnwm_websocket_queued_bytes Bytes queued for clients, "
+	    "not yet sent.\n# TYPE fnwm_websocket_queued_bytes gauge\n"
+	    "fnwm_websocket_queued_bytes %zu\n",
+	    hub_queued_bytes());
+	hb_printf(&b,
+	    "# HELP fnwm_limit_hits_total Times a limit was hit, by "
+	    "setting.\n# TYPE fnwm_limit_hits_total counter\n"
+	    "fnwm_limit_hits_total{limit=\"max_clients\"} %llu\n"
+	    "fnwm_limit_hits_total{limit=\"client_queue_bytes\"} %llu\n"
+	    "fnwm_limit_hits_total{limit=\"total_queue_bytes\"} %llu\n"
+	    "fnwm_limit_hits_total{limit=\"open_files\"} %llu\n"
+	    "fnwm_limit_hits_total{limit=\"numeric_worker_host\"} %llu\n",
+	    (unsigned long long)hs->clients_refused,
+	    (unsigned long long)hs->clients_lagging,
+	    (unsigned long long)hs->clients_over_budget,
+	    (unsigned long long)hs->accept_fd_exhausted,
+	    (unsigned long long)probe_names_refused());
+	hb_printf(&b,
+	    "# HELP fnwm_connections_dropped_total Connections accepted "
+	    "and closed at once for want of file descriptors.\n"
+	    "# TYPE fnwm_connections_dropped_total counter\n"
+	    "fnwm_connections_dropped_total %llu\n",
+	    (unsigned long long)hs->accept_dropped);
+	hb_printf(&b,
 	    "# HELP fnwm_master_resident_bytes Resident memory of "
 	    "the master.\n# TYPE fnwm_master_resident_bytes gauge\n"
 	    "fnwm_master_resident_bytes %ld\n",

@@ -8,7 +8,9 @@
 #include <sys/resource.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,13 +24,14 @@
 #include "master.h"
 
 /* Messages larger than this are sent as fragments from a per-client copy. */
-#define HUB_CHUNK          65536
-#define HUB_BATCH          65536 /* queued whole messages framed per send */
-#define HUB_QUEUE_MAX_MSGS 4096
-#define HUB_FD_LIMIT_MAX   16384
-#define HUB_CLOSE_DEADLINE 5    /* s, for a client that stops reading */
-#define HUB_TAKEOVER_MS    2000 /* a killed manager's port, at most */
-#define HUB_REFUSALS_LOGGED 10   /* log lines of refused requests a second */
+#define HUB_CHUNK           65536
+#define HUB_BATCH           65536 /* queued whole messages framed per send */
+#define HUB_QUEUE_MAX_MSGS  4096
+#define HUB_FD_LIMIT_MAX    16384
+#define HUB_CLOSE_DEADLINE  5 /* s, for a client that stops reading */
+#define HUB_SNDBUF          (256 * 1024) /* kernel send buffer per client */
+#define HUB_TAKEOVER_MS     2000         /* a killed manager's port, at most */
+#define HUB_REFUSALS_LOGGED 10 /* log lines of refused requests a second */
 
 static struct lws_context *hub_ctx;
 static struct ev_loop *hub_loop;
@@ -42,6 +45,12 @@ static ev_timer hub_kick;
 /* Filled and written within one writeable callback: one for all clients. */
 static unsigned char hub_batch[LWS_PRE + HUB_BATCH];
 static char hub_iface[INET6_ADDRSTRLEN];
+static size_t hub_queued; /* unsent bytes of all clients */
+static struct log_rate hub_lag_rate, hub_full_rate, hub_lws_rate;
+/* Out of fds: the listener is drained (accept and drop) with a spare fd. */
+static int hub_listen_fd = -1, hub_spare_fd = -1;
+static ev_prepare hub_fd_drain;
+static struct log_rate hub_fd_rate;
 
 /*
  * The right a handshake earned, from its check until the client is
@@ -124,14 +133,90 @@ hub_lws_log(int level, const char *line)
 {
 	char buf[512];
 	size_t n = strlen(line);
+	unsigned long skipped;
+	int err;
 
+	/*
+	 * Out of fds, lws fails its accept and returns: the connection stays
+	 * queued and the listener readable, so it would fail again at once,
+	 * forever. Drain the queue when lws is done (hub_fd_drain_cb).
+	 */
+	if (sscanf(line, "accept: errno %d", &err) == 1 &&
+	    (err == EMFILE || err == ENFILE)) {
+		hub_counters.accept_fd_exhausted++;
+		if (hub_listen_fd != -1 && !ev_is_active(&hub_fd_drain))
+			ev_prepare_start(hub_loop, &hub_fd_drain);
+		if (log_rate_ok(&hub_fd_rate, 1, &skipped))
+			log_warnx("out of file descriptors (%s): new "
+			          "connections "
+			          "are dropped until some are free (%lu more "
+			          "times since the last line)",
+			    strerror(err), skipped);
+		return;
+	}
+	if (!(level & (LLL_ERR | LLL_WARN)) &&
+	    fnwm_log_verbosity < FNWM_LOG_DEBUG)
+		return;
+	/* Whatever lws has to say, it says it at most 5 times a second. */
+	if (!log_rate_ok(&hub_lws_rate, 5, &skipped))
+		return;
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
 	log_safe(buf, sizeof buf, line, n);
+	if (skipped > 0)
+		log_warnx("lws: %lu lines not logged", skipped);
 	if (level & (LLL_ERR | LLL_WARN))
 		log_warnx("lws: %s", buf);
 	else
 		log_debug("lws: %s", buf);
+}
+
+/*
+ * Accepts and closes every connection waiting on the listener, with the
+ * spare fd given back for the purpose; lws has just failed to accept them.
+ */
+static void
+hub_fd_drain_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	int fd;
+
+	ev_prepare_stop(loop, w);
+	if (hub_spare_fd != -1) {
+		close(hub_spare_fd);
+		hub_spare_fd = -1;
+	}
+	while ((fd = accept4(hub_listen_fd, NULL, NULL,
+	            SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+		close(fd);
+		hub_counters.accept_dropped++;
+	}
+	hub_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* The listening socket lws made for port (lws does not tell it). */
+static int
+hub_find_listener(int port, int maxfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, on;
+
+	for (fd = 0; fd < maxfd; fd++) {
+		len = sizeof on;
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) ==
+		        -1 ||
+		    !on)
+			continue;
+		len = sizeof ss;
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+			continue;
+		if ((ss.ss_family == AF_INET &&
+		        ntohs(((struct sockaddr_in *)&ss)->sin_port) == port) ||
+		    (ss.ss_family == AF_INET6 &&
+		        ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) == port))
+			return (fd);
+	}
+	return (-1);
 }
 
 static void
@@ -276,9 +361,20 @@ hub_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
 {
 	switch (reason) {
-	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
+		int fd = (int)(intptr_t)in, sndbuf = HUB_SNDBUF;
+
 		/* Shutting down: drop new TCP connections at accept. */
-		return (hub_draining ? 1 : 0);
+		if (hub_draining)
+			return (1);
+		/*
+		 * What a client does not read waits in our queue, where the
+		 * budgets count it, not in a kernel buffer grown to MBs.
+		 */
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+		    sizeof sndbuf);
+		return (0);
+	}
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		/* A WebSocket asking for subprotocol "http": not the hub. */
 		return (1);
@@ -341,6 +437,7 @@ hub_client_pop(struct ws_client *c)
 	struct fnwm_outmsg *m = c->q[c->qhead];
 
 	c->qbytes -= m->len;
+	hub_queued -= m->len;
 	outmsg_unref(m);
 	c->q[c->qhead] = NULL;
 	c->qhead = (c->qhead + 1) % c->qcap;
@@ -376,6 +473,9 @@ hub_client_close(struct ws_client *c, int drain, uint16_t code,
 	c->closing = drain ? CLIENT_DRAIN_CLOSE : CLIENT_CLOSE_NOW;
 	c->close_code = code;
 	c->close_reason = reason;
+	/* Nothing more goes to it: what it did not read is freed now. */
+	while (!drain && c->qlen > 0)
+		hub_client_pop(c);
 	/* If the peer never lets us write again, lws kills it anyway. */
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, HUB_CLOSE_DEADLINE);
 	lws_callback_on_writable(c->wsi);
@@ -583,6 +683,19 @@ hub_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		if (hub_nclients >= hub_cfg->max_clients) {
+			unsigned long skipped;
+
+			hub_counters.clients_refused++;
+			if (log_rate_ok(&hub_full_rate, 1, &skipped))
+				log_warnx("refused a WebSocket client: %zu "
+				          "connected (fnwm.max_clients; %lu "
+				          "more since the last line)",
+				    hub_nclients, skipped);
+			lws_return_http_status(wsi,
+			    HTTP_STATUS_SERVICE_UNAVAILABLE, NULL);
+			return (1);
+		}
 		/* lws upgrades on any path: only "/" is the hub. */
 		if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <=
 		        0 ||
@@ -632,22 +745,62 @@ hub_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	return (lws_callback_http_dummy(wsi, reason, user, in, len));
 }
 
+/* Closes a client that does not read; which limit it hit is logged. */
+static void
+hub_client_lagging(struct ws_client *c, const char *limit)
+{
+	unsigned long skipped;
+
+	if (log_rate_ok(&hub_lag_rate, 1, &skipped))
+		log_warnx("client: %u messages (%zu bytes; %zu for all "
+		          "clients) unsent, closing a client that does not "
+		          "read (%s; %lu more since the last line)",
+		    c->qlen, c->qbytes, hub_queued, limit, skipped);
+	hub_client_close(c, 0, LWS_CLOSE_STATUS_POLICY_VIOLATION, "lagging");
+}
+
+/* The open client with the most bytes unsent, or NULL when none has any. */
+static struct ws_client *
+hub_furthest_behind(void)
+{
+	struct ws_client *c, *big = NULL;
+
+	TAILQ_FOREACH(c, &hub_list, entry)
+		if (c->closing == CLIENT_OPEN && c->qbytes > 0 &&
+		    (big == NULL || c->qbytes > big->qbytes))
+			big = c;
+	return (big);
+}
+
 void
 hub_send(struct ws_client *c, struct fnwm_outmsg *m)
 {
+	struct ws_client *big;
 	unsigned i;
 
 	if (!c->established || c->closing != CLIENT_OPEN)
 		return;
-	/* What waits counts; one message larger than the limit still goes. */
+	/*
+	 * What waits counts, per client and for all together; a client
+	 * that keeps up (nothing waiting) still gets a message of any size.
+	 */
 	if (c->qlen == HUB_QUEUE_MAX_MSGS ||
 	    (c->qbytes > 0 && c->qbytes + m->len > hub_cfg->client_queue)) {
-		log_warnx("client: %u messages (%zu bytes) unsent, closing "
-		          "a client that does not read",
-		    c->qlen, c->qbytes);
-		hub_client_close(c, 0, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-		    "lagging");
+		hub_counters.clients_lagging++;
+		hub_client_lagging(c, "fnwm.client_queue_bytes");
 		return;
+	}
+	/*
+	 * Over the budget of all: the clients furthest behind go first, so
+	 * that those that keep up are served. A single message larger than
+	 * the budget still goes to a client with nothing waiting.
+	 */
+	while (hub_queued + m->len > hub_cfg->total_queue &&
+	    (big = hub_furthest_behind()) != NULL) {
+		hub_counters.clients_over_budget++;
+		hub_client_lagging(big, "fnwm.total_queue_bytes");
+		if (big == c)
+			return;
 	}
 	if (c->qlen == c->qcap) {
 		struct fnwm_outmsg **nq = xcalloc(c->qcap * 2, sizeof *nq);
@@ -662,6 +815,7 @@ hub_send(struct ws_client *c, struct fnwm_outmsg *m)
 	c->q[(c->qhead + c->qlen) % c->qcap] = outmsg_ref(m);
 	c->qlen++;
 	c->qbytes += m->len;
+	hub_queued += m->len;
 	/* A queue that was not empty has asked already (writeable re-asks). */
 	if (c->qlen == 1)
 		lws_callback_on_writable(c->wsi);
@@ -697,6 +851,12 @@ size_t
 hub_client_count(void)
 {
 	return (hub_nclients);
+}
+
+size_t
+hub_queued_bytes(void)
+{
+	return (hub_queued);
 }
 
 const struct hub_stats *
@@ -936,6 +1096,12 @@ hub_start(struct ev_loop *loop, const struct fnwm_config *cfg, int takeover,
 	}
 	port = lws_get_vhost_listen_port(
 	    lws_get_vhost_by_name(hub_ctx, "default"));
+	hub_listen_fd = hub_find_listener(port, (int)info.fd_limit_per_thread);
+	hub_spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ev_prepare_init(&hub_fd_drain, hub_fd_drain_cb);
+	if (hub_listen_fd == -1)
+		log_warnx("cannot find the listening socket: running out of "
+		          "fds will not be handled");
 	log_info("listening on %s://%s%s%s:%d/", hub_tls() ? "wss" : "ws",
 	    ipv6 ? "[" : "", iface != NULL ? iface : (ipv6 ? "::" : "0.0.0.0"),
 	    ipv6 ? "]" : "", port);
@@ -958,9 +1124,15 @@ hub_destroy(void)
 		ev_ref(hub_loop);
 		ev_timer_stop(hub_loop, &hub_kick);
 	}
+	if (ev_is_active(&hub_fd_drain))
+		ev_prepare_stop(hub_loop, &hub_fd_drain);
 	if (hub_ctx != NULL)
 		lws_context_destroy(hub_ctx);
 	hub_ctx = NULL;
 	tls_server_ctx(NULL);
 	peer_close();
+	hub_listen_fd = -1;
+	if (hub_spare_fd != -1)
+		close(hub_spare_fd);
+	hub_spare_fd = -1;
 }

@@ -19,7 +19,8 @@
 #include "master.h"
 
 #define LOGS_TAIL_BYTES  (256 * 1024)
-#define LOGS_READ_MAX    (1024 * 1024) /* per event and follower */
+#define LOGS_READ_MAX    (128 * 1024)  /* per follower and round */
+#define LOGS_ROUND_MAX   (1024 * 1024) /* per round, all followers */
 #define LOGS_MAX         256           /* followers in all */
 #define LOGS_PARTIAL_MAX 8192
 
@@ -31,6 +32,7 @@ struct follower {
 	off_t off;
 	char *partial;
 	size_t plen;
+	int more; /* its log may have grown: read it in the next round */
 	TAILQ_ENTRY(follower) entry;
 };
 static TAILQ_HEAD(, follower) logs_list = TAILQ_HEAD_INITIALIZER(logs_list);
@@ -38,6 +40,7 @@ static size_t logs_count;
 static struct ev_loop *logs_loop;
 static int logs_fd = -1;
 static ev_io logs_io;
+static ev_timer logs_round;
 
 char *
 logs_path(const char *uuid)
@@ -113,9 +116,12 @@ logs_send(struct follower *f, const char *type, json_object *lines)
 	json_object_put(o);
 }
 
-/* Reads what was appended since f->off; 0, or -1 when unreadable. */
-static int
-logs_read_new(struct follower *f, json_object *arr)
+/*
+ * Reads at most max bytes of what was appended since f->off, and sets
+ * f->more when there is more; returns the bytes read, or -1.
+ */
+static ssize_t
+logs_read_new(struct follower *f, json_object *arr, size_t max)
 {
 	struct stat st;
 	char *buf;
@@ -136,18 +142,19 @@ logs_read_new(struct follower *f, json_object *arr)
 		f->plen = 0;
 	}
 	want = (size_t)(st.st_size - f->off);
-	if (want > LOGS_READ_MAX)
-		want = LOGS_READ_MAX;
+	if (want > max)
+		want = max;
 	buf = xmalloc(want + 1);
 	n = pread(fd, buf, want, f->off);
 	close(fd);
 	if (n > 0) {
 		f->off += n;
+		f->more = f->off < st.st_size;
 		logs_clean(buf, (size_t)n);
 		logs_split(f, buf, (size_t)n, arr);
 	}
 	free(buf);
-	return (0);
+	return (n);
 }
 
 static void
@@ -169,37 +176,157 @@ logs_free(struct follower *f)
 	free(f);
 }
 
+/* Whether wd is among the n watches in wds. */
+static int
+logs_wd_in(const int *wds, size_t n, int wd)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (wds[i] == wd)
+			return (1);
+	return (0);
+}
+
+/*
+ * Followers of one log at one place (the usual case: many clients follow
+ * one worker) get the same message: g takes what f just read, and its
+ * copy of the message.
+ */
+static void
+logs_share(struct follower *f, off_t off0, struct fnwm_outmsg *m)
+{
+	struct follower *g, *next;
+	struct ws_client *c;
+
+	for (g = TAILQ_NEXT(f, entry); g != NULL; g = next) {
+		next = TAILQ_NEXT(g, entry);
+		if (!g->more || g->wd != f->wd || g->off != off0 ||
+		    g->plen != 0 || strcmp(g->path, f->path) != 0)
+			continue;
+		if ((c = hub_find(g->client)) == NULL) {
+			logs_free(g);
+			continue;
+		}
+		g->off = f->off;
+		g->more = f->more;
+		if (f->plen > 0) {
+			g->partial = xreallocarray(g->partial, f->plen + 1, 1);
+			memcpy(g->partial, f->partial, f->plen);
+			g->plen = f->plen;
+		}
+		if (m != NULL)
+			hub_send(c, m);
+		/* Served this round: to the back of the line. */
+		TAILQ_REMOVE(&logs_list, g, entry);
+		TAILQ_INSERT_TAIL(&logs_list, g, entry);
+	}
+}
+
+/*
+ * Reads for the followers whose log grew, LOGS_ROUND_MAX bytes a round in
+ * all, round-robin, a round per loop iteration: however many follow a
+ * chatty worker, the loop serves everybody else in between.
+ */
+static void
+logs_round_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct follower *f, *next;
+	struct fnwm_outmsg *m;
+	json_object *arr, *o;
+	size_t done = 0, visited = 0, n = logs_count;
+	ssize_t got;
+	off_t off0;
+	int pending = 0, shareable;
+
+	for (f = TAILQ_FIRST(&logs_list); f != NULL && visited < n; f = next) {
+		visited++;
+		if (!f->more) {
+			next = TAILQ_NEXT(f, entry);
+			continue;
+		}
+		if (hub_find(f->client) == NULL) {
+			next = TAILQ_NEXT(f, entry);
+			logs_free(f);
+			continue;
+		}
+		if (done >= LOGS_ROUND_MAX) {
+			pending = 1;
+			next = TAILQ_NEXT(f, entry);
+			continue;
+		}
+		f->more = 0;
+		off0 = f->off;
+		shareable = f->plen == 0;
+		arr = json_object_new_array();
+		got = logs_read_new(f, arr, LOGS_READ_MAX);
+		if (got > 0)
+			done += (size_t)got;
+		m = NULL;
+		if (got >= 0 && json_object_array_length(arr) > 0) {
+			o = json_object_new_object();
+			json_object_object_add(o, "type",
+			    json_object_new_string("worker_log"));
+			json_object_object_add(o, "uuid",
+			    json_object_new_string(f->uuid));
+			json_object_object_add(o, "lines", arr);
+			m = outmsg_json(o);
+			json_object_put(o);
+			hub_send(hub_find(f->client), m);
+		} else
+			json_object_put(arr);
+		if (shareable && got >= 0)
+			logs_share(f, off0, m);
+		if (m != NULL)
+			outmsg_unref(m);
+		/* logs_share may have moved (or freed) what came after f. */
+		next = TAILQ_NEXT(f, entry);
+		TAILQ_REMOVE(&logs_list, f, entry);
+		TAILQ_INSERT_TAIL(&logs_list, f, entry);
+		if (f->more)
+			pending = 1;
+	}
+	if (pending) {
+		ev_timer_set(w, 0, 0);
+		ev_timer_start(loop, w);
+	}
+}
+
+/* A batch of inotify events marks the followers of the logs that grew. */
 static void
 logs_event_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	char buf[8192]
 	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	int wds[sizeof buf / sizeof(struct inotify_event)];
 	const struct inotify_event *ev;
-	struct follower *f, *next;
-	json_object *arr;
+	struct follower *f;
+	size_t nwd = 0;
+	int overflow = 0, marked = 0;
 	ssize_t n;
 	char *p;
 
 	while ((n = read(logs_fd, buf, sizeof buf)) > 0) {
 		for (p = buf; p < buf + n; p += sizeof *ev + ev->len) {
 			ev = (const void *)p;
-			for (f = TAILQ_FIRST(&logs_list); f != NULL; f = next) {
-				next = TAILQ_NEXT(f, entry);
-				if (f->wd != ev->wd &&
-				    !(ev->mask & IN_Q_OVERFLOW))
-					continue;
-				if (hub_find(f->client) == NULL) {
-					logs_free(f);
-					continue;
-				}
-				arr = json_object_new_array();
-				if (logs_read_new(f, arr) == 0 &&
-				    json_object_array_length(arr) > 0)
-					logs_send(f, "worker_log", arr);
-				else
-					json_object_put(arr);
-			}
+			if (ev->mask & IN_Q_OVERFLOW)
+				overflow = 1;
+			else if (nwd < sizeof wds / sizeof *wds &&
+			    !logs_wd_in(wds, nwd, ev->wd))
+				wds[nwd++] = ev->wd;
+			else if (nwd == sizeof wds / sizeof *wds)
+				overflow = 1;
 		}
+	}
+	TAILQ_FOREACH(f, &logs_list, entry) {
+		if (overflow || logs_wd_in(wds, nwd, f->wd)) {
+			f->more = 1;
+			marked = 1;
+		}
+	}
+	if (marked && !ev_is_active(&logs_round)) {
+		ev_timer_set(&logs_round, 0, 0);
+		ev_timer_start(loop, &logs_round);
 	}
 }
 
@@ -228,7 +355,8 @@ logs_request(struct ws_client *c, const char *uuid, int lines, int follow,
 	    st.st_size > LOGS_TAIL_BYTES ? st.st_size - LOGS_TAIL_BYTES : 0;
 	all = json_object_new_array();
 	if (st.st_size > 0)
-		(void)logs_read_new(f, all);
+		(void)logs_read_new(f, all, LOGS_TAIL_BYTES);
+	f->more = 0;
 	if (f->plen > 0) {
 		/* The last line, even unfinished, belongs to the tail. */
 		json_object_array_add(all,
@@ -305,6 +433,7 @@ logs_init(struct ev_loop *loop)
 	}
 	ev_io_init(&logs_io, logs_event_cb, logs_fd, EV_READ);
 	ev_io_start(loop, &logs_io);
+	ev_timer_init(&logs_round, logs_round_cb, 0, 0);
 }
 
 void
@@ -313,6 +442,7 @@ logs_shutdown(void)
 	while (!TAILQ_EMPTY(&logs_list))
 		logs_free(TAILQ_FIRST(&logs_list));
 	if (logs_fd != -1) {
+		ev_timer_stop(logs_loop, &logs_round);
 		ev_io_stop(logs_loop, &logs_io);
 		close(logs_fd);
 		logs_fd = -1;

@@ -34,6 +34,8 @@ struct fnwm_config {
 	int debug;
 	size_t max_message;  /* inbound WebSocket message limit, bytes */
 	size_t client_queue; /* outbound bytes queued per client before close */
+	size_t total_queue;  /* the same for all clients together */
+	size_t max_clients;  /* WebSocket clients at once; more get 503 */
 	double probe_interval;  /* periodic re-probe, s */
 	double probe_connect;   /* probe connect deadline, s */
 	double probe_reply;     /* probe reply deadline, s */
@@ -204,8 +206,15 @@ void hub_destroy(void);
 /* Counters of the hub, for /metrics. */
 struct hub_stats {
 	uint64_t msgs_in, msgs_out;
+	uint64_t clients_refused;     /* over fnwm.max_clients: 503 */
+	uint64_t clients_lagging;     /* over fnwm.client_queue_bytes */
+	uint64_t clients_over_budget; /* over fnwm.total_queue_bytes */
+	uint64_t accept_fd_exhausted; /* accepts failed: no fd left */
+	uint64_t accept_dropped;      /* connections dropped for that */
 };
 const struct hub_stats *hub_stats(void);
+/* Bytes queued for all clients, not yet sent. */
+size_t hub_queued_bytes(void);
 /* Whether a handshake's Origin may reach the hub (and its HTTP pages). */
 int hub_origin_allowed(struct lws *);
 /* Whether the hub serves TLS. */
@@ -324,6 +333,8 @@ int
 probe_lws_callback(struct lws *, int reason, void *user, void *in, size_t len);
 /* Maps 0.0.0.0, ::, "" and localhost to the loopback literal to dial. */
 const char *probe_dial_host(const char *host);
+/* Probes refused because the worker's host is a name, not an address. */
+uint64_t probe_names_refused(void);
 
 /* registry.c: the workers known from the workers dir */
 enum worker_state {

@@ -5,6 +5,7 @@
  * until a "result" arrives (a worker's broadcasts may come first), within
  * a connect deadline and then a reply deadline.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,39 @@ struct probe {
 };
 
 static void probe_timer_cb(struct ev_loop *, ev_timer *, int);
+
+static uint64_t probe_refused_names;
+static struct log_rate probe_name_rate;
+
+uint64_t
+probe_names_refused(void)
+{
+	return (probe_refused_names);
+}
+
+/*
+ * The address to dial as a numeric literal in out (brackets of an IPv6
+ * literal taken off); -1 for a name. Resolving a name would block the
+ * loop (lws resolves with getaddrinfo): fnwm dials addresses only.
+ */
+static int
+probe_numeric(const char *addr, char *out, size_t outsz)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+	size_t n = strlen(addr);
+
+	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+		addr++;
+		n -= 2;
+	}
+	if (n == 0 || n >= outsz)
+		return (-1);
+	memcpy(out, addr, n);
+	out[n] = '\0';
+	if (inet_pton(AF_INET, out, a) == 1 || inet_pton(AF_INET6, out, a) == 1)
+		return (0);
+	return (-1);
+}
 
 const char *
 probe_dial_host(const char *host)
@@ -271,6 +305,8 @@ probe_start(struct ev_loop *loop, const char *host, int port, const char *uuid,
 	struct lws_client_connect_info cci;
 	struct probe *p = xcalloc(1, sizeof *p);
 	const char *addr = probe_dial_host(host);
+	char numeric[INET6_ADDRSTRLEN], safe[80];
+	unsigned long skipped;
 
 	p->loop = loop;
 	p->uuid = xstrdup(uuid);
@@ -299,6 +335,21 @@ probe_start(struct ev_loop *loop, const char *host, int port, const char *uuid,
 		probe_finish(p, PROBE_FAILED, "no address to probe");
 		return (p);
 	}
+	if (probe_numeric(addr, numeric, sizeof numeric) == -1) {
+		probe_refused_names++;
+		log_safe(safe, sizeof safe, addr, strlen(addr));
+		if (log_rate_ok(&probe_name_rate, 1, &skipped))
+			log_warnx(
+			    "worker %s: host \"%s\" is not a numeric "
+			    "address or localhost; fnwm resolves no names, "
+			    "the worker stays inactive (%lu more since the "
+			    "last line)",
+			    uuid, safe, skipped);
+		probe_finish(p, PROBE_FAILED,
+		    "host is not a numeric address or localhost");
+		return (p);
+	}
+	cci.address = numeric;
 	if (lws_client_connect_via_info(&cci) == NULL) {
 		p->wsi = NULL;
 		probe_finish(p, PROBE_FAILED, "cannot connect");

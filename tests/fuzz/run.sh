@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 seconds=${FNWM_FUZZ_SECONDS:-60}
-CC=clang cmake -S . -B build-fuzz -DFNWM_FUZZ=ON \
+CC=clang cmake -S . -B build-fuzz -DFNWM_FUZZ=ON -DFNWM_STATIC_MONITOR=OFF \
     -DFNWM_FUZZ_SECONDS="$seconds" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build-fuzz -j "$(nproc 2>/dev/null || echo 2)"
 rc=0

@@ -55,6 +55,9 @@ test_defaults_and_home(void **state)
 	assert_string_equal(cfg.host, "localhost");
 	assert_int_equal(cfg.port, 9380);
 	assert_int_equal(cfg.max_message, 4 * 1024 * 1024);
+	assert_int_equal(cfg.client_queue, 4 * 1024 * 1024);
+	assert_int_equal(cfg.total_queue, 64 * 1024 * 1024);
+	assert_int_equal(cfg.max_clients, 1024);
 	config_free(&cfg);
 }
 

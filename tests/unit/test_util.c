@@ -166,6 +166,26 @@ test_child_reset_taken(void **state)
 	assert_int_equal(sigaction(SIGUSR2, &old2, NULL), 0);
 }
 
+static void
+test_log_rate(void **state)
+{
+	struct log_rate r = { 0, 0, 0 };
+	unsigned long skipped = 99;
+	int i;
+
+	assert_true(log_rate_ok(&r, 2, &skipped));
+	assert_int_equal(skipped, 0);
+	assert_true(log_rate_ok(&r, 2, &skipped));
+	for (i = 0; i < 5; i++)
+		assert_false(log_rate_ok(&r, 2, &skipped));
+	/* The next window: the lines not logged are told. */
+	fnwm_sleep_ms(1010);
+	assert_true(log_rate_ok(&r, 2, &skipped));
+	assert_int_equal(skipped, 5);
+	assert_true(log_rate_ok(&r, 2, &skipped));
+	assert_int_equal(skipped, 0);
+}
+
 int
 main(void)
 {
@@ -174,6 +194,7 @@ main(void)
 		cmocka_unit_test(test_worker_id_valid),
 		cmocka_unit_test(test_proc_alive),
 		cmocka_unit_test(test_log_safe),
+		cmocka_unit_test(test_log_rate),
 		cmocka_unit_test(test_log_utc),
 		cmocka_unit_test(test_child_reset_taken),
 	};
