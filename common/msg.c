@@ -37,6 +37,8 @@ static const struct msg_rule msg_rules[] = {
 	    sizeof(struct fnwm_stop_cmd), 0, 0 },
 	{ FNWM_MSG_CMD_EXIT, "CMD_EXIT", sizeof(struct fnwm_stop_cmd),
 	    sizeof(struct fnwm_stop_cmd), 0, 0 },
+	{ FNWM_MSG_CMD_UNRESPONSIVE, "CMD_UNRESPONSIVE",
+	    sizeof(struct fnwm_stop_cmd), sizeof(struct fnwm_stop_cmd), 0, 0 },
 	{ FNWM_MSG_CMD_STEP, "CMD_STEP", sizeof(struct fnwm_step_cmd) + 4,
 	    FNWM_MSG_MAX - sizeof(struct fnwm_msg_hdr),
 	    sizeof(struct fnwm_step_cmd), 1 },

@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#define FNWM_PROTO_VERSION 5
+#define FNWM_PROTO_VERSION 6
 #define FNWM_MSG_MAX       8192 /* whole frame, header included */
 
 /* The fd on which a monitor finds its end of the socketpair. */
@@ -46,6 +46,8 @@ enum fnwm_msg_type {
 	FNWM_MSG_CMD_RESTART = 203, /* struct fnwm_stop_cmd */
 	FNWM_MSG_CMD_EXIT = 204, /* struct fnwm_stop_cmd: stop, then exit 0 */
 	FNWM_MSG_CMD_STEP = 205, /* struct fnwm_step_cmd + strings */
+	/* struct fnwm_stop_cmd: it does not answer; stop it, then policy */
+	FNWM_MSG_CMD_UNRESPONSIVE = 206,
 };
 
 /* Who says hello. */

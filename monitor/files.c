@@ -202,24 +202,58 @@ files_final_runstate(struct mon *m)
 void
 files_write_status(struct mon *m)
 {
-	char buf[512];
+	struct fnwm_status *st = &m->record;
+	char buf[FNWM_STATUS_MAX];
 	int n;
 
-	n = snprintf(buf, sizeof buf,
-	    "version=1\nstate=%s\npid=%ld\nadopted=%d\nmonitor=%ld\n"
-	    "restarts=%u\nlast_exit=%ld\nsince=%llu\nexiting=%d\n",
-	    fsm_state_name(m->state), (long)m->pid, m->adopted, (long)getpid(),
-	    m->pst.restarts,
-	    m->last_exit == FNWM_EXIT_NONE || m->last_exit == FNWM_EXIT_UNKNOWN
-	        ? 0L
-	        : (long)m->last_exit,
-	    (unsigned long long)m->since_wall_ms,
-	    /* A new master learns from it that a stop was under way. */
-	    m->want_exit && !m->want_start);
+	st->state = (int)m->state;
+	st->pid = (long)m->pid;
+	st->adopted = m->adopted;
+	st->monitor = (long)getpid();
+	st->restarts = m->pst.restarts;
+	st->last_exit = m->last_exit;
+	st->since_ms = m->since_wall_ms;
+	/* A new master learns from it that a stop was under way. */
+	st->exiting = m->want_exit && !m->want_start;
+	n = fnwm_status_encode(st, buf, sizeof buf);
+	if (n < 0) {
+		log_warnx("%s: status does not fit", m->status_path);
+		return;
+	}
 	if (fnwm_atomic_write(m->status_path, buf, (size_t)n, 0600) == -1)
 		log_warn("write %s", m->status_path);
 	else
 		m->status_written = 1;
+}
+
+/*
+ * The history outlives the monitor that wrote it: a replacement (the
+ * master's, or one that adopts the worker after a crash) carries it on.
+ * Start-up only; we hold the worker's lock, so nobody writes it now.
+ */
+void
+files_read_history(struct mon *m)
+{
+	struct fnwm_status prev;
+	char buf[FNWM_STATUS_MAX + 1];
+	ssize_t n;
+	int fd;
+
+	fd = open(m->status_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1)
+		return;
+	n = read(fd, buf, sizeof buf);
+	close(fd);
+	if (n <= 0 || n > FNWM_STATUS_MAX ||
+	    fnwm_status_decode(buf, (size_t)n, &prev) == -1) {
+		if (n != 0)
+			log_warnx("%s: unreadable; its exit history is lost",
+			    m->status_path);
+		return;
+	}
+	memcpy(m->record.totals, prev.totals, sizeof prev.totals);
+	memcpy(m->record.hist, prev.hist, sizeof prev.hist);
+	m->record.nhist = prev.nhist;
 }
 
 /* Copies src to dst with a fixed buffer (no heap in the monitor). */

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "log.h"
 #include "msg.h"
@@ -23,6 +24,40 @@ fsm_exit_value(const struct mon_evarg *a)
 	if (a->sig != 0)
 		return (-a->sig);
 	return (a->code >= 0 ? a->code : FNWM_EXIT_UNKNOWN);
+}
+
+/*
+ * Adds the exit that just happened to the worker's history. An adopted
+ * worker's run is measured from its process's own start (/proc), not
+ * from the moment it was taken over.
+ */
+static void
+fsm_record_exit(struct mon *m, int adopted, enum fnwm_exit_reason reason)
+{
+	struct fnwm_exit_rec r;
+	struct timespec ts;
+	uint64_t ran;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r.at_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (adopted && m->started_wall_ms > 0 && r.at_ms > m->started_wall_ms)
+		ran = r.at_ms - m->started_wall_ms;
+	else
+		ran = m->ops->now() - m->started_ms;
+	r.ran_ms = ran > UINT32_MAX ? UINT32_MAX : (uint32_t)ran;
+	r.status = m->last_exit;
+	r.reason = (uint16_t)reason;
+	fnwm_status_add_exit(&m->record, &r);
+}
+
+static void
+fsm_log_exit(struct mon *m, uint64_t ran, const char *what)
+{
+	char how[64];
+
+	fnwm_exit_describe(m->last_exit, how, sizeof how);
+	log_info("worker exited (%s) after %llu ms: %s", how,
+	    (unsigned long long)ran, what);
 }
 
 static enum fnwm_worker_state
@@ -69,22 +104,36 @@ act_healthy(struct mon *m, const struct mon_evarg *a)
 	return (FNWM_WS_RUNNING);
 }
 
+/*
+ * What the restart policy makes of an exit, recorded with why it came:
+ * a death of its own, or a stop for not answering (a failure whatever
+ * its exit status).
+ */
 static enum fnwm_worker_state
-act_exited(struct mon *m, const struct mon_evarg *a)
+fsm_apply_policy(struct mon *m, const struct mon_evarg *a, int adopted,
+    int liveness)
 {
 	uint64_t now = m->ops->now();
 	uint32_t delay;
 	enum policy_verdict v;
+	enum fnwm_exit_reason why;
+	int code = a->code;
 
-	m->ops->disarm(m, MON_T_HEALTHY);
-	m->pid = 0;
-	m->adopted = 0;
-	m->last_exit = fsm_exit_value(a);
-	v = policy_on_exit(&m->pcfg, &m->pst, now, now - m->started_ms, a->code,
+	/* Not answering is a failure, even if TERM ended it cleanly. */
+	if (liveness && a->sig == 0 && code == 0)
+		code = 1;
+	v = policy_on_exit(&m->pcfg, &m->pst, now, now - m->started_ms, code,
 	    a->sig, &delay);
-	log_info("worker exited (%s %d) after %llu ms: %s",
-	    a->sig != 0 ? "signal" : "status", a->sig != 0 ? a->sig : a->code,
-	    (unsigned long long)(now - m->started_ms), policy_verdict_name(v));
+	if (liveness)
+		why = FNWM_EXIT_LIVENESS;
+	else if (v == POLICY_GIVE_UP)
+		why = FNWM_EXIT_GAVE_UP;
+	else if (a->sig == 0 && a->code == 0)
+		why = FNWM_EXIT_EXITED;
+	else
+		why = FNWM_EXIT_CRASH;
+	fsm_record_exit(m, adopted, why);
+	fsm_log_exit(m, now - m->started_ms, policy_verdict_name(v));
 	switch (v) {
 	case POLICY_DOWN:
 		return (FNWM_WS_DOWN);
@@ -98,6 +147,18 @@ act_exited(struct mon *m, const struct mon_evarg *a)
 		return (FNWM_WS_BACKOFF);
 	}
 	return (FNWM_WS_FAILED);
+}
+
+static enum fnwm_worker_state
+act_exited(struct mon *m, const struct mon_evarg *a)
+{
+	int adopted = m->adopted;
+
+	m->ops->disarm(m, MON_T_HEALTHY);
+	m->pid = 0;
+	m->adopted = 0;
+	m->last_exit = fsm_exit_value(a);
+	return (fsm_apply_policy(m, a, adopted, 0));
 }
 
 static void
@@ -124,6 +185,16 @@ act_restart(struct mon *m, const struct mon_evarg *a)
 {
 	stop_arm(m, a);
 	m->want_start = 1;
+	return (FNWM_WS_STOPPING);
+}
+
+/* It does not answer its probe: stop it; its exit goes to the policy. */
+static enum fnwm_worker_state
+act_unresponsive(struct mon *m, const struct mon_evarg *a)
+{
+	m->want_start = 0;
+	m->liveness = 1;
+	stop_arm(m, a);
 	return (FNWM_WS_STOPPING);
 }
 
@@ -155,10 +226,19 @@ act_escalate(struct mon *m, const struct mon_evarg *a)
 static enum fnwm_worker_state
 act_stopped(struct mon *m, const struct mon_evarg *a)
 {
+	int adopted = m->adopted, liveness = m->liveness;
+
 	m->ops->disarm(m, MON_T_ESCALATE);
 	m->pid = 0;
 	m->adopted = 0;
+	m->liveness = 0;
 	m->last_exit = fsm_exit_value(a);
+	if (liveness)
+		return (fsm_apply_policy(m, a, adopted, 1));
+	fsm_record_exit(m, adopted,
+	    m->want_start ? FNWM_EXIT_RESTART : FNWM_EXIT_STOP);
+	fsm_log_exit(m, m->ops->now() - m->started_ms,
+	    m->want_start ? "restart" : "stopped");
 	if (m->want_start) {
 		policy_reset(&m->pcfg, &m->pst);
 		m->pst.restarts++;
@@ -167,10 +247,20 @@ act_stopped(struct mon *m, const struct mon_evarg *a)
 	return (FNWM_WS_DOWN);
 }
 
+/* A request while stopping outranks a stop for not answering. */
 static enum fnwm_worker_state
 act_want_start(struct mon *m, const struct mon_evarg *a)
 {
 	m->want_start = 1;
+	m->liveness = 0;
+	return (m->state);
+}
+
+static enum fnwm_worker_state
+act_want_down(struct mon *m, const struct mon_evarg *a)
+{
+	m->want_start = 0;
+	m->liveness = 0;
 	return (m->state);
 }
 
@@ -179,6 +269,7 @@ act_want_exit(struct mon *m, const struct mon_evarg *a)
 {
 	m->want_exit = 1;
 	m->want_start = 0;
+	m->liveness = 0;
 	return (m->state);
 }
 
@@ -225,6 +316,7 @@ static mon_action *const fsm_table[FNWM_WS_MAX][MON_EV_MAX] = {
 		[MON_EV_CMD_RESTART] = act_restart,
 		[MON_EV_CMD_EXIT] = act_exit_running,
 		[MON_EV_CMD_START] = act_nothing,
+		[MON_EV_CMD_UNRESPONSIVE] = act_unresponsive,
 	},
 	[FNWM_WS_RUNNING] = {
 		[MON_EV_CHILD_EXIT] = act_exited,
@@ -232,6 +324,7 @@ static mon_action *const fsm_table[FNWM_WS_MAX][MON_EV_MAX] = {
 		[MON_EV_CMD_RESTART] = act_restart,
 		[MON_EV_CMD_EXIT] = act_exit_running,
 		[MON_EV_CMD_START] = act_nothing,
+		[MON_EV_CMD_UNRESPONSIVE] = act_unresponsive,
 	},
 	[FNWM_WS_STOPPING] = {
 		[MON_EV_CHILD_EXIT] = act_stopped,
@@ -239,7 +332,7 @@ static mon_action *const fsm_table[FNWM_WS_MAX][MON_EV_MAX] = {
 		[MON_EV_CMD_START] = act_want_start,
 		[MON_EV_CMD_RESTART] = act_want_start,
 		[MON_EV_CMD_EXIT] = act_want_exit,
-		[MON_EV_CMD_STOP] = act_nothing,
+		[MON_EV_CMD_STOP] = act_want_down,
 	},
 	[FNWM_WS_BACKOFF] = {
 		[MON_EV_BACKOFF] = act_spawn,
@@ -266,6 +359,7 @@ static const char *const fsm_event_names[MON_EV_MAX] = {
 	[MON_EV_BACKOFF] = "backoff over",
 	[MON_EV_ESCALATE] = "escalate",
 	[MON_EV_ADOPTED] = "adopted",
+	[MON_EV_CMD_UNRESPONSIVE] = "unresponsive",
 };
 
 const char *
@@ -286,6 +380,7 @@ fsm_init(struct mon *m, const struct mon_ops *ops)
 	m->ops = ops;
 	m->state = FNWM_WS_DOWN;
 	m->last_exit = FNWM_EXIT_NONE;
+	fnwm_status_init(&m->record);
 	m->stop.term_after_ms = 10000;
 	m->stop.kill_after_ms = 5000;
 	policy_defaults(&m->pcfg);

@@ -171,6 +171,10 @@ mon_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 		a.stop = msg->payload;
 		fsm_feed(m, MON_EV_CMD_EXIT, &a);
 		break;
+	case FNWM_MSG_CMD_UNRESPONSIVE:
+		a.stop = msg->payload;
+		fsm_feed(m, MON_EV_CMD_UNRESPONSIVE, &a);
+		break;
 	default:
 		/* The decoder knows the type but it is not ours to get. */
 		mon_error(m, "unexpected message type");
@@ -323,6 +327,7 @@ main(int argc, char **argv)
 	fnwm_signals_taken(&m->child_sigs);
 	worker_env_init();
 
+	files_read_history(m);
 	if (worker_adopt(m) == 1)
 		fsm_feed(m, MON_EV_ADOPTED, NULL);
 	m->listenfd = -1;
@@ -342,13 +347,14 @@ main(int argc, char **argv)
 	files_log_unwatch(m);
 	control_close(m);
 	/*
-	 * A monitor that never wrote one and was not told to exit (its
-	 * master died before it said what for) leaves the .status of the
-	 * one it replaced: what that one was doing tells a new master
-	 * whether the worker was meant to run.
+	 * The last word, down or failed, keeps the exit history for the
+	 * next monitor and master. A monitor that never wrote one and was
+	 * not told to exit (its master died before it said what for)
+	 * leaves the .status of the one it replaced: what that one was
+	 * doing tells a new master whether the worker was meant to run.
 	 */
 	if (m->status_written || m->want_exit)
-		unlink(m->status_path);
+		files_write_status(m);
 	ev_loop_destroy(m->loop);
 	close(m->lockfd);
 	files_free(m);

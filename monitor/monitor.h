@@ -17,6 +17,7 @@
 #include "chan.h"
 #include "policy.h"
 #include "proto.h"
+#include "status.h"
 
 enum mon_event {
 	MON_EV_CMD_START,
@@ -28,6 +29,7 @@ enum mon_event {
 	MON_EV_BACKOFF,  /* the restart timer fired */
 	MON_EV_ESCALATE, /* the stop escalation timer fired */
 	MON_EV_ADOPTED,  /* a running worker was taken over */
+	MON_EV_CMD_UNRESPONSIVE, /* it does not answer: stop, then policy */
 	MON_EV_MAX
 };
 
@@ -68,7 +70,10 @@ struct mon {
 	int esc_step;   /* 0 wait, 1 sent TERM, 2 sent KILL */
 	int want_start; /* start again once down (restart) */
 	int want_exit;  /* exit once down */
+	int liveness;   /* stopping because it did not answer its probe */
 	int configured;
+	/* Exit history and totals, carried over from the last .status. */
+	struct fnwm_status record;
 
 	/* Everything below is the real monitor's, not the state machine's. */
 	struct ev_loop *loop;
@@ -142,6 +147,8 @@ void files_free(struct mon *);
 void files_worker_started(struct mon *);
 void files_worker_exited(struct mon *, pid_t, const char *final_runstate);
 void files_write_status(struct mon *);
+/* Takes over the exit history of the .status a predecessor left. */
+void files_read_history(struct mon *);
 void files_final_runstate(struct mon *);
 void files_clear_p(struct mon *, pid_t);
 void files_log_watch(struct mon *);

@@ -108,7 +108,7 @@ def test_malformed_frame_with_worker(w, data):
     # The monitor stopped (and reaped) its worker before it exited.
     assert not pid_alive(st.pid)
     assert workers_of(w.uuid) == []
-    assert w.status() is None
+    assert_left_down(w, reason="stop")
 
 
 @pytest.mark.parametrize("data", MALFORMED_DATA, ids=MALFORMED_IDS)
@@ -421,11 +421,12 @@ def test_happy_path(w):
     wait_for(lambda: (w.status() or {}).get("state") == "down", T(2),
              what=".status down")
 
-    # EXIT: the monitor exits 0, closes the channel, removes its .status.
+    # EXIT: the monitor exits 0, closes the channel, and leaves a .status
+    # that says down (not meant to run) with the exit history.
     m.exit(0, 0)
     assert m.expect_eof() == []
     assert m.wait() == MON_EXIT_OK
-    assert w.status() is None
+    assert_left_down(w, reason="stop")
 
 
 POLICY = [
@@ -667,6 +668,16 @@ def test_final_runstate(w, runstate, how, final):
 # the channel gone, other monitors
 
 
+def assert_left_down(w, reason):
+    """The .status a monitor leaves when it exits: down, no worker, and
+    its worker's last exit in the history with that reason."""
+    st = w.status()
+    assert st is not None, "no .status left"
+    assert st["state"] == "down" and st["pid"] == "0", st
+    assert st["exit"].split()[-1] == reason, st
+    assert int(st["exits_" + reason]) >= 1, st
+
+
 def test_master_gone_worker_supervised(w):
     """The master's end closes: the monitor keeps supervising (the healthy
     timer still fires, a killed worker is restarted); SIGTERM then stops
@@ -689,7 +700,7 @@ def test_master_gone_worker_supervised(w):
     m.signal(signal.SIGTERM)
     assert m.wait() == MON_EXIT_OK
     assert workers_of(w.uuid) == []
-    assert w.status() is None
+    assert_left_down(w, reason="stop")
 
 
 def test_master_gone_before_the_monitor_runs(w):
@@ -708,19 +719,24 @@ def test_master_gone_before_the_monitor_runs(w):
     assert read_file(w.path(".status")) == previous
 
 
-def test_told_to_exit_removes_the_previous_status(w):
+def test_told_to_exit_replaces_the_previous_status(w):
     """A monitor told to exit before it ever wrote a .status (a stop the
-    master finishes through it) removes the one its predecessor left: the
-    worker is down on request, and a new master must not read otherwise."""
+    master finishes through it) replaces the one its predecessor left by
+    its own, down: the worker is down on request, and a new master must
+    not read otherwise. The predecessor's exit history is kept."""
     with open(w.path(".status"), "w") as f:
         f.write("version=1\nstate=running\npid=0\nadopted=0\n"
                 "monitor=999999999\nrestarts=0\nlast_exit=0\nsince=1\n"
-                "exiting=0\n")
+                "exiting=0\nexits_crash=1\n"
+                "exit=1700000000000 signal:9 1500 crash\n")
     m = w.monitor()
     m.config(w.argv(), w.log)
     m.exit()
     assert m.wait(T(5)) == MON_EXIT_OK
-    assert w.status() is None
+    st = w.status()
+    assert st["state"] == "down" and st["pid"] == "0", st
+    assert st["exit"] == "1700000000000 signal:9 1500 crash", st
+    assert st["exits_crash"] == "1", st
 
 
 @pytest.mark.parametrize("mode,giveup,final", [
