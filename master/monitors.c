@@ -795,10 +795,23 @@ mons_adopt_orphan(const char *uuid, void *arg)
 
 static int mons_connect(const char *uuid, int dirfd);
 
+/* Whether a process holds worker_<uuid>.lock (a monitor, normally). */
+static int
+mons_lock_held(const char *uuid)
+{
+	char *path =
+	    xasprintf("%s/worker_%s.lock", mons_cfg->workers_dir, uuid);
+	pid_t holder = fnwm_flock_holder(path);
+
+	free(path);
+	return (holder > 0);
+}
+
 static void
 mons_readopt_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct monitor *m;
+	char *cause = NULL;
 	int dirfd, left = 0;
 
 	dirfd = open(mons_cfg->workers_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -809,7 +822,20 @@ mons_readopt_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		    (dirfd != -1 && mons_connect(m->uuid, dirfd) == 0 &&
 		        m->pid > 0))
 			m->readopt = 0;
-		else if (--m->readopt > 0)
+		else if (!mons_lock_held(m->uuid)) {
+			/*
+			 * Nobody holds the monitor lock now: what did was no
+			 * monitor (a worker its killed monitor had forked,
+			 * between fork and exec). A new monitor adopts it.
+			 */
+			m->readopt = 0;
+			if (m->want_up && !shutdown_in_progress() &&
+			    monitors_start(m, &cause) == -1) {
+				log_warnx("monitor %s: %s", m->uuid, cause);
+				free(cause);
+				cause = NULL;
+			}
+		} else if (--m->readopt > 0)
 			left++;
 	}
 	if (dirfd != -1)
