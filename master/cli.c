@@ -603,21 +603,32 @@ cli_state(json_object *d)
 	return (st);
 }
 
+/* {"code": n|null, "signal": n|null}: both null is an adopted worker's. */
 static void
-cli_last_exit(json_object *d, char *buf, size_t sz)
+cli_exit_text(json_object *le, char *buf, size_t sz)
 {
-	json_object *le, *v;
+	json_object *v;
 
-	snprintf(buf, sz, "-");
-	if (!json_object_object_get_ex(d, "last_exit", &le) ||
-	    !json_object_is_type(le, json_type_object))
-		return;
 	if (json_object_object_get_ex(le, "signal", &v) &&
 	    json_object_is_type(v, json_type_int))
 		snprintf(buf, sz, "signal %d", json_object_get_int(v));
 	else if (json_object_object_get_ex(le, "code", &v) &&
 	    json_object_is_type(v, json_type_int))
 		snprintf(buf, sz, "status %d", json_object_get_int(v));
+	else
+		snprintf(buf, sz, "exit status unknown (adopted)");
+}
+
+static void
+cli_last_exit(json_object *d, char *buf, size_t sz)
+{
+	json_object *le;
+
+	snprintf(buf, sz, "-");
+	if (!json_object_object_get_ex(d, "last_exit", &le) ||
+	    !json_object_is_type(le, json_type_object))
+		return;
+	cli_exit_text(le, buf, sz);
 }
 
 static int
@@ -664,8 +675,8 @@ cli_list(struct cli *cli, int full, int as_json)
 		if (u != NULL && (int)strlen(u) > uw)
 			uw = (int)strlen(u);
 	}
-	printf("%-20s %-*s %-9s %7s %6s %9s %8s %s\n", "NAME", uw, "UUID",
-	    "STATE", "PID", "PORT", "UPTIME", "RESTARTS", "LAST EXIT");
+	printf("%-20s %-*s %-12s %7s %6s %9s %8s %-4s %s\n", "NAME", uw, "UUID",
+	    "STATE", "PID", "PORT", "UPTIME", "RESTARTS", "AUTO", "LAST EXIT");
 	for (i = 0; i < json_object_array_length(list); i++) {
 		e = json_object_array_get_idx(list, i);
 		snprintf(pid, sizeof pid, "-");
@@ -683,12 +694,16 @@ cli_list(struct cli *cli, int full, int as_json)
 			cli_duration(up, sizeof up,
 			    now - json_object_get_double(v));
 		cli_last_exit(e, le, sizeof le);
-		printf("%-20.20s %-*s %-9s %7s %6s %9s %8d %s\n",
+		printf("%-20.20s %-*s %-12s %7s %6s %9s %8d %-4s %s\n",
 		    cli_str(e, "name") != NULL ? cli_str(e, "name") : "-", uw,
 		    cli_str(e, "uuid"), cli_state(e), pid, port, up,
 		    json_object_object_get_ex(e, "restarts", &v)
 		        ? json_object_get_int(v)
 		        : 0,
+		    json_object_object_get_ex(e, "autostart", &v) &&
+		            json_object_get_boolean(v)
+		        ? "on"
+		        : "off",
 		    le);
 	}
 	json_object_put(d);
@@ -725,6 +740,31 @@ cli_op(struct cli *cli, const char *type, const char *uuid, enum cli_wait what,
 	else
 		json_object_put(o);
 	return (CLI_OK);
+}
+
+/*
+ * cli_op for one of many: the final message (set_worker, or the error)
+ * goes to *final either way; nothing is printed.
+ */
+static int
+cli_op_quiet(struct cli *cli, const char *type, const char *uuid,
+    enum cli_wait what, json_object **final)
+{
+	json_object *req = json_object_new_object(), *o;
+	int ok;
+
+	json_object_object_add(req, "type", json_object_new_string(type));
+	json_object_object_add(req, "workerid", json_object_new_string(uuid));
+	if (wsc_send(cli->ws, fnwm_json_str(req, NULL)) == -1) {
+		json_object_put(req);
+		return (cli_lost());
+	}
+	json_object_put(req);
+	o = cli_follow(cli, what, &ok);
+	if (o == NULL)
+		return (cli_lost());
+	*final = o;
+	return (ok ? CLI_OK : CLI_FAILED);
 }
 
 static int
@@ -817,6 +857,7 @@ cli_worker_usage(FILE *f)
 	    "[--copy-lib] [--copy-ns]]\n"
 	    "                       [--start]\n"
 	    "       fnwm worker (--name N | --uuid U) COMMAND\n"
+	    "       fnwm worker start|stop|restart (--all | --state STATE)\n"
 	    "\n"
 	    "commands for one worker:\n"
 	    "  start            start it (if needed) and wait until it "
@@ -826,12 +867,23 @@ cli_worker_usage(FILE *f)
 	    "  restart          stop it and start a new process\n"
 	    "  delete           stop it and remove its files and data dir\n"
 	    "  status           its state, pid, uptime, restarts, last exit\n"
+	    "  history          its last 20 exits: when, how, how long it "
+	    "ran, why\n"
 	    "  logs [-f] [-n N] its last N lines of output (default 50); -f "
 	    "follows\n"
 	    "  repair           recreate its virtual environment\n"
+	    "  enable           start it whenever the worker manager starts\n"
+	    "  disable          do not start it with the worker manager\n"
 	    "  modules list     list the FuncNodes modules in its "
 	    "environment\n"
-	    "  py -- ARGS       run its Python interpreter with ARGS\n");
+	    "  py -- ARGS       run its Python interpreter with ARGS\n"
+	    "\n"
+	    "--all acts on every worker, --state STATE on those in that "
+	    "state (down,\n"
+	    "starting, running, stopping, backoff, failed, unresponsive), one "
+	    "after\n"
+	    "the other with a line each; the exit status is 0 only when all "
+	    "succeeded.\n");
 }
 
 static int
@@ -988,6 +1040,11 @@ cli_worker_status(struct cli *cli, const char *uuid)
 		        ? json_object_get_int(v)
 		        : 0,
 		    le);
+		printf("autostart: %s\n",
+		    json_object_object_get_ex(e, "autostart", &v) &&
+		            json_object_get_boolean(v)
+		        ? "on"
+		        : "off");
 		if (cli_str(e, "env_path") != NULL)
 			printf("venv:      %s\n", cli_str(e, "env_path"));
 		json_object_put(d);
@@ -998,16 +1055,212 @@ cli_worker_status(struct cli *cli, const char *uuid)
 	return (CLI_FAILED);
 }
 
+/* The details of one worker (caller puts), or NULL with *rc set. */
+static json_object *
+cli_details_of(struct cli *cli, const char *uuid, int *rc)
+{
+	json_object *req = json_object_new_object(), *d, *list;
+
+	json_object_object_add(req, "type",
+	    json_object_new_string("worker_details"));
+	json_object_object_add(req, "workerid", json_object_new_string(uuid));
+	d = cli_request(cli, fnwm_json_str(req, NULL), "worker_details");
+	json_object_put(req);
+	if (d == NULL) {
+		*rc = cli_lost();
+		return (NULL);
+	}
+	if (strcmp(cli_type(d), "error") == 0) {
+		cli_err("%s", cli_str(d, "message"));
+		json_object_put(d);
+		*rc = CLI_FAILED;
+		return (NULL);
+	}
+	if (!json_object_object_get_ex(d, "workers", &list) ||
+	    json_object_array_length(list) != 1) {
+		json_object_put(d);
+		*rc = cli_lost();
+		return (NULL);
+	}
+	list = json_object_get(json_object_array_get_idx(list, 0));
+	json_object_put(d);
+	return (list);
+}
+
+/* `enable` / `disable`: whether it starts with the manager. */
+static int
+cli_worker_autostart(struct cli *cli, const char *uuid, const char *name,
+    int on)
+{
+	json_object *req = json_object_new_object(), *o;
+	int rc = CLI_OK;
+
+	json_object_object_add(req, "type",
+	    json_object_new_string("set_autostart"));
+	json_object_object_add(req, "workerid", json_object_new_string(uuid));
+	json_object_object_add(req, "autostart", json_object_new_boolean(on));
+	o = cli_request(cli, fnwm_json_str(req, NULL), "autostart");
+	json_object_put(req);
+	if (o == NULL)
+		return (cli_lost());
+	if (strcmp(cli_type(o), "error") == 0) {
+		cli_err("%s", cli_str(o, "message"));
+		rc = CLI_FAILED;
+	} else
+		printf("worker %s (%s) %s: it %s with the worker manager\n",
+		    name != NULL ? name : "?", uuid,
+		    on ? "enabled" : "disabled",
+		    on ? "starts" : "no longer starts");
+	json_object_put(o);
+	return (rc);
+}
+
+static const char *const cli_states[] = { "down", "starting", "running",
+	"stopping", "backoff", "failed", "unresponsive", NULL };
+
+/*
+ * start/stop/restart of every worker (--all) or of those in one state
+ * (--state S), one after the other, with a line per worker; CLI_OK only
+ * when every one succeeded.
+ */
+static int
+cli_worker_bulk(struct cli *cli, const char *sub, const char *state)
+{
+	json_object *d, *list, *e, *sw;
+	const char *uuid, *name, *type, *verb;
+	enum cli_wait what;
+	size_t i, n = 0, failed = 0;
+	int rc;
+
+	if (strcmp(sub, "start") == 0) {
+		type = "set_active";
+		what = WAIT_SET_WORKER;
+		verb = "started";
+	} else if (strcmp(sub, "restart") == 0) {
+		type = "restart_worker";
+		what = WAIT_SET_WORKER;
+		verb = "restarted";
+	} else {
+		type = "stop_worker";
+		what = WAIT_STOPPED;
+		verb = "stopped";
+	}
+	d = cli_request(cli, "worker_details", "worker_details");
+	if (d == NULL || !json_object_object_get_ex(d, "workers", &list)) {
+		json_object_put(d);
+		return (cli_lost());
+	}
+	for (i = 0; i < json_object_array_length(list); i++) {
+		e = json_object_array_get_idx(list, i);
+		uuid = cli_str(e, "uuid");
+		name = cli_str(e, "name") != NULL ? cli_str(e, "name") : "-";
+		if (uuid == NULL ||
+		    (state != NULL && strcmp(cli_state(e), state) != 0))
+			continue;
+		n++;
+		sw = NULL;
+		rc = cli_op_quiet(cli, type, uuid, what, &sw);
+		if (rc == CLI_UNREACHABLE) {
+			json_object_put(d);
+			return (rc);
+		}
+		if (rc == CLI_OK) {
+			json_object *data, *v;
+
+			printf("%s (%s): %s", name, uuid, verb);
+			if (sw != NULL &&
+			    json_object_object_get_ex(sw, "data", &data) &&
+			    json_object_object_get_ex(data, "pid", &v) &&
+			    json_object_is_type(v, json_type_int))
+				printf(", pid %d", json_object_get_int(v));
+			putchar('\n');
+		} else {
+			printf("%s (%s): failed: %s\n", name, uuid,
+			    sw != NULL && cli_str(sw, "message") != NULL
+			        ? cli_str(sw, "message")
+			        : "the operation failed");
+			failed++;
+		}
+		fflush(stdout);
+		json_object_put(sw);
+	}
+	json_object_put(d);
+	if (n == 0)
+		fprintf(stderr, "fnwm: no worker %s%s\n",
+		    state != NULL ? "is " : "",
+		    state != NULL ? state : "to act on");
+	else if (failed > 0)
+		cli_err("%zu of %zu workers failed", failed, n);
+	return (failed > 0 ? CLI_FAILED : CLI_OK);
+}
+
+/* The worker's last exits, oldest first, and the totals by reason. */
+static int
+cli_worker_history(struct cli *cli, const char *uuid)
+{
+	json_object *e, *h, *r, *v, *tot;
+	char when[32], how[48], ran[32];
+	struct tm tm;
+	time_t t;
+	size_t i;
+	int rc = CLI_OK, first = 1;
+
+	if ((e = cli_details_of(cli, uuid, &rc)) == NULL)
+		return (rc);
+	if (!json_object_object_get_ex(e, "history", &h) ||
+	    json_object_array_length(h) == 0) {
+		printf("no exits recorded for worker %s\n", uuid);
+		json_object_put(e);
+		return (CLI_OK);
+	}
+	printf("%-20s %-30s %9s  %s\n", "TIME (UTC)", "EXIT", "RAN", "REASON");
+	for (i = 0; i < json_object_array_length(h); i++) {
+		r = json_object_array_get_idx(h, i);
+		t = json_object_object_get_ex(r, "time", &v)
+		    ? (time_t)json_object_get_double(v)
+		    : 0;
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+			snprintf(when, sizeof when, "?");
+		cli_exit_text(r, how, sizeof how);
+		if (json_object_object_get_ex(r, "ran", &v) &&
+		    json_object_get_double(v) < 60)
+			snprintf(ran, sizeof ran, "%.1fs",
+			    json_object_get_double(v));
+		else
+			cli_duration(ran, sizeof ran,
+			    v != NULL ? json_object_get_double(v) : 0);
+		printf("%-20s %-30s %9s  %s\n", when, how, ran,
+		    cli_str(r, "reason") != NULL ? cli_str(r, "reason") : "?");
+	}
+	if (json_object_object_get_ex(e, "exits", &tot)) {
+		printf("exits in all:");
+		json_object_object_foreach(tot, k, n) {
+			if (json_object_get_int64(n) == 0)
+				continue;
+			printf("%s %lld %s", first ? "" : ",",
+			    (long long)json_object_get_int64(n), k);
+			first = 0;
+		}
+		printf("%s\n", first ? " none" : "");
+	}
+	json_object_put(e);
+	return (CLI_OK);
+}
+
 static int
 cli_worker(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "uuid", required_argument, NULL, 'u' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "state", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *name = NULL, *uuid = NULL, *sub;
+	const char *name = NULL, *uuid = NULL, *sub, *state = NULL;
+	int all = 0;
 	json_object *w = NULL, *sw = NULL;
 	int ch, rc = CLI_FAILED, lines = 50, follow = 0, full = 0, as_json = 0,
 	        i;
@@ -1020,6 +1273,12 @@ cli_worker(struct cli *cli, int argc, char **argv)
 			break;
 		case 'u':
 			uuid = optarg;
+			break;
+		case 'a':
+			all = 1;
+			break;
+		case 's':
+			state = optarg;
 			break;
 		case 'h':
 			cli_worker_usage(stdout);
@@ -1063,6 +1322,51 @@ cli_worker(struct cli *cli, int argc, char **argv)
 			return (CLI_UNREACHABLE);
 		return (cli_list(cli, full, as_json));
 	}
+	/* start|stop|restart --all | --state S, before or after the verb. */
+	if (strcmp(sub, "start") == 0 || strcmp(sub, "stop") == 0 ||
+	    strcmp(sub, "restart") == 0) {
+		for (i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--all") == 0)
+				all = 1;
+			else if (strcmp(argv[i], "--state") == 0 &&
+			    i + 1 < argc)
+				state = argv[++i];
+			else if (strncmp(argv[i], "--state=", 8) == 0)
+				state = argv[i] + 8;
+			else {
+				cli_worker_usage(stderr);
+				return (CLI_USAGE);
+			}
+		}
+		argc = 1;
+	}
+	if (all || state != NULL) {
+		if (strcmp(sub, "start") != 0 && strcmp(sub, "stop") != 0 &&
+		    strcmp(sub, "restart") != 0) {
+			cli_err("--all and --state go with start, stop and "
+			        "restart");
+			return (CLI_USAGE);
+		}
+		if (uuid != NULL || name != NULL || (all && state != NULL)) {
+			cli_err("one of --all, --state S, --name N, --uuid U");
+			return (CLI_USAGE);
+		}
+		if (state != NULL) {
+			for (i = 0; cli_states[i] != NULL; i++)
+				if (strcmp(state, cli_states[i]) == 0)
+					break;
+			if (cli_states[i] == NULL) {
+				cli_err("unknown state \"%s\" (down, starting, "
+				        "running, stopping, backoff, failed, "
+				        "unresponsive)",
+				    state);
+				return (CLI_USAGE);
+			}
+		}
+		if (cli_connect(cli) == -1)
+			return (CLI_UNREACHABLE);
+		return (cli_worker_bulk(cli, sub, state));
+	}
 	if (uuid == NULL && name == NULL) {
 		cli_err("uuid or name is required (--uuid U or --name N)");
 		return (CLI_USAGE);
@@ -1097,7 +1401,9 @@ cli_worker(struct cli *cli, int argc, char **argv)
 		return (CLI_USAGE);
 	} else if (strcmp(sub, "start") != 0 && strcmp(sub, "stop") != 0 &&
 	    strcmp(sub, "restart") != 0 && strcmp(sub, "delete") != 0 &&
-	    strcmp(sub, "status") != 0 && strcmp(sub, "repair") != 0) {
+	    strcmp(sub, "status") != 0 && strcmp(sub, "repair") != 0 &&
+	    strcmp(sub, "history") != 0 && strcmp(sub, "enable") != 0 &&
+	    strcmp(sub, "disable") != 0) {
 		cli_err("unknown worker command: %s", sub);
 		cli_worker_usage(stderr);
 		return (CLI_USAGE);
@@ -1130,6 +1436,11 @@ cli_worker(struct cli *cli, int argc, char **argv)
 			printf("worker %s repaired\n", uuid);
 	} else if (strcmp(sub, "status") == 0)
 		rc = cli_worker_status(cli, uuid);
+	else if (strcmp(sub, "history") == 0)
+		rc = cli_worker_history(cli, uuid);
+	else if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0)
+		rc = cli_worker_autostart(cli, uuid, cli_str(w, "name"),
+		    strcmp(sub, "enable") == 0);
 	else if (strcmp(sub, "logs") == 0)
 		rc = cli_logs(cli, uuid, lines, follow);
 	else if (strcmp(sub, "modules") == 0) {

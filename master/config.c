@@ -348,6 +348,7 @@ config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 	cfg->activate_timeout = 120.0;
 	cfg->step_timeout = 600.0;
 	cfg->upgrade_on_start = 1;
+	cfg->liveness_timeout = 30.0;
 	cfg->log_level = -1;
 	cfg->debug = args->debug;
 	env = getenv("FUNCNODES_WORKER_IN_VENV");
@@ -427,8 +428,19 @@ config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 	    config_get_number(root, "fnwm", "activate_timeout", 0.1, 86400,
 	        &cfg->activate_timeout, cause) == -1 ||
 	    config_get_number(root, "fnwm", "step_timeout", 1, 86400,
-	        &cfg->step_timeout, cause) == -1)
+	        &cfg->step_timeout, cause) == -1 ||
+	    config_get_number(root, "fnwm", "liveness_timeout", 0, 86400,
+	        &cfg->liveness_timeout, cause) == -1)
 		goto out;
+	v = config_get(root, "fnwm", "autostart");
+	if (v != NULL && !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			*cause = xstrdup("config.json: fnwm.autostart must be "
+			                 "true or false");
+			goto out;
+		}
+		cfg->autostart = json_object_get_boolean(v);
+	}
 	v = config_get(root, "fnwm", "restart_policy");
 	if (v != NULL && !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_object)) {
@@ -594,6 +606,8 @@ config_reload(struct fnwm_config *cfg, const struct fnwm_args *args,
 	cfg->activate_timeout = n.activate_timeout;
 	cfg->step_timeout = n.step_timeout;
 	cfg->upgrade_on_start = n.upgrade_on_start;
+	cfg->liveness_timeout = n.liveness_timeout;
+	cfg->autostart = n.autostart;
 	cfg->log_level = n.log_level;
 	origins = cfg->allowed_origins;
 	norigins = cfg->n_allowed_origins;

@@ -77,6 +77,7 @@ enum metric_family {
 	MF_CRASHES,
 	MF_LAST_EXIT,
 	MF_UPTIME,
+	MF_EXITS,
 	MF_MAX
 };
 
@@ -91,16 +92,20 @@ static const char *const mf_head[MF_MAX] = {
 	"killed).\n# TYPE fnwm_worker_last_exit_code gauge\n",
 	"# HELP fnwm_worker_uptime_seconds Age of the worker process.\n"
 	"# TYPE fnwm_worker_uptime_seconds gauge\n",
+	"# HELP fnwm_worker_exits_total Exits of the worker process by reason "
+	"(kept in its .status).\n# TYPE fnwm_worker_exits_total counter\n",
 };
 
 static const char *const mf_name[MF_MAX] = { "fnwm_worker_up",
 	"fnwm_worker_restarts_total", "fnwm_worker_crashes_total",
-	"fnwm_worker_last_exit_code", "fnwm_worker_uptime_seconds" };
+	"fnwm_worker_last_exit_code", "fnwm_worker_uptime_seconds",
+	"fnwm_worker_exits_total" };
 
 struct metrics_ctx {
 	struct http_buf *b;
 	enum metric_family family;
 	size_t by_state[FNWM_WS_MAX];
+	size_t unresponsive;
 	double now;
 };
 
@@ -110,6 +115,8 @@ http_state(const char *uuid, struct monitor **mp)
 	struct monitor *m = monitors_find(uuid);
 
 	*mp = m;
+	if (liveness_unresponsive(uuid))
+		return ("unresponsive");
 	if (m != NULL && m->pid > 0 && m->have_st)
 		return (
 		    registry_is_active(uuid) && m->st.state == FNWM_WS_STARTING
@@ -118,6 +125,25 @@ http_state(const char *uuid, struct monitor **mp)
 	if (registry_live_pid(uuid) > 0)
 		return (registry_is_active(uuid) ? "running" : "starting");
 	return ("down");
+}
+
+/* Totals by reason from the worker's .status, which outlives monitors. */
+static void
+metrics_exits(struct http_buf *b, const char *uuid, const char *name)
+{
+	struct fnwm_status st;
+	unsigned i;
+
+	if (monitors_read_status(uuid, &st) == -1)
+		return;
+	for (i = 0; i < FNWM_EXIT_REASONS; i++) {
+		hb_printf(b, "fnwm_worker_exits_total{uuid=\"");
+		hb_label(b, uuid);
+		hb_printf(b, "\",name=\"");
+		hb_label(b, name);
+		hb_printf(b, "\",reason=\"%s\"} %u\n", fnwm_exit_reason_name(i),
+		    st.totals[i]);
+	}
 }
 
 /* One sample of the current family for one worker (samples stay grouped). */
@@ -135,10 +161,17 @@ metrics_worker(const char *uuid, void *arg)
 	    json_object_is_type(v, json_type_string))
 		name = json_object_get_string(v);
 	state = http_state(uuid, &m);
-	if (mc->family == MF_UP)
+	if (mc->family == MF_UP) {
 		for (i = 0; i < FNWM_WS_MAX; i++)
 			if (strcmp(state, monitors_state_name(i)) == 0)
 				mc->by_state[i]++;
+		if (strcmp(state, "unresponsive") == 0)
+			mc->unresponsive++;
+	}
+	if (mc->family == MF_EXITS) {
+		metrics_exits(b, uuid, name);
+		return;
+	}
 	if (mc->family != MF_UP &&
 	    (m == NULL || !m->have_st ||
 	        (mc->family == MF_LAST_EXIT &&
@@ -197,6 +230,8 @@ http_metrics(size_t *len)
 	for (i = 0; i < FNWM_WS_MAX; i++)
 		hb_printf(&b, "fnwm_workers{state=\"%s\"} %zu\n",
 		    monitors_state_name(i), mc.by_state[i]);
+	hb_printf(&b, "fnwm_workers{state=\"unresponsive\"} %zu\n",
+	    mc.unresponsive);
 	hb_printf(&b,
 	    "# HELP fnwm_monitors Monitor processes.\n"
 	    "# TYPE fnwm_monitors gauge\nfnwm_monitors %zu\n",

@@ -231,6 +231,42 @@ launch_policy_from(json_object *obj, struct fnwm_config_msg *c, char **cause)
 }
 
 int
+launch_supervision(const struct fnwm_config *cfg, json_object *entry,
+    double *liveness, int *autostart, char **cause)
+{
+	json_object *own, *v;
+	double d;
+
+	*liveness = cfg->liveness_timeout;
+	*autostart = cfg->autostart;
+	if (entry == NULL || !json_object_object_get_ex(entry, "fnwm", &own) ||
+	    !json_object_is_type(own, json_type_object))
+		return (0);
+	if (json_object_object_get_ex(own, "liveness_timeout", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		d = json_object_get_double(v);
+		if ((!json_object_is_type(v, json_type_int) &&
+		        !json_object_is_type(v, json_type_double)) ||
+		    !(d >= 0 && d <= 86400)) {
+			*cause = xstrdup("fnwm.liveness_timeout must be a "
+			                 "number of seconds, 0 to 86400");
+			return (-1);
+		}
+		*liveness = d;
+	}
+	if (json_object_object_get_ex(own, "autostart", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			*cause =
+			    xstrdup("fnwm.autostart must be true or false");
+			return (-1);
+		}
+		*autostart = json_object_get_boolean(v);
+	}
+	return (0);
+}
+
+int
 launch_encode(const struct fnwm_config *cfg, const char *uuid,
     json_object *entry, unsigned char *buf, size_t bufsz, size_t *len,
     char **cause)
@@ -239,8 +275,9 @@ launch_encode(const struct fnwm_config *cfg, const char *uuid,
 	json_object *own = NULL;
 	const char *argv[FNWM_ARGV_MAX];
 	char *python, *datadir, *logpath;
+	double liveness;
 	size_t off, n;
-	int argc = 0, i, rc = -1;
+	int argc = 0, i, rc = -1, autostart;
 
 	memset(&c, 0, sizeof c);
 	c.restart = FNWM_RESTART_ON_FAILURE;
@@ -255,7 +292,8 @@ launch_encode(const struct fnwm_config *cfg, const char *uuid,
 		return (-1);
 	if (entry != NULL)
 		json_object_object_get_ex(entry, "fnwm", &own);
-	if (launch_policy_from(own, &c, cause) == -1)
+	if (launch_policy_from(own, &c, cause) == -1 ||
+	    launch_supervision(cfg, entry, &liveness, &autostart, cause) == -1)
 		return (-1);
 
 	python = launch_python(cfg, entry);

@@ -108,6 +108,7 @@ master_teardown(void)
 {
 	ev_timer_stop(loop, &drain_timer);
 	notify_shutdown();
+	autostart_cancel();
 	ops_cancel_all();
 	logs_shutdown();
 	watch_stop();
@@ -182,6 +183,7 @@ master_leave(const char *why, int keep_workers)
 	                 : "shutting down",
 	    why);
 	notify_stopping();
+	autostart_cancel();
 	ops_wind_down();
 	if (keep_workers)
 		monitors_detach_all();
@@ -371,6 +373,7 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	registry_init(loop, &cfg);
 	monitors_init(loop, &cfg);
 	ops_init(loop, &cfg);
+	liveness_init(loop, &cfg);
 	logs_init(loop);
 	notify_init(loop);
 	if (watch_start(loop, &cfg, &cause) == -1) {
@@ -388,6 +391,8 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	registry_scan_all();
 	/* Monitors that outlived a previous master, and their workers. */
 	monitors_adopt_all();
+	/* Then the workers that start with the manager. */
+	autostart_begin(&cfg);
 	notify_ready();
 
 	ev_run(loop, 0);

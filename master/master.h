@@ -16,6 +16,7 @@
 
 #include "chan.h"
 #include "proto.h"
+#include "status.h"
 
 #define FNWM_VERSION "0.1.0"
 
@@ -63,6 +64,8 @@ struct fnwm_config {
 	size_t n_allowed_hosts;
 	char *tls_cert, *tls_key; /* PEM paths; NULL: no TLS */
 	int insecure_remote;      /* plain ws:// off the host is allowed */
+	double liveness_timeout; /* unanswered probes before unresponsive, s */
+	int autostart;           /* workers start with the manager by default */
 };
 
 struct fnwm_args {
@@ -273,6 +276,7 @@ extern const struct ws_cmd_entry ws_cmd_new_worker_entry;
 extern const struct ws_cmd_entry ws_cmd_repair_worker_entry;
 extern const struct ws_cmd_entry ws_cmd_worker_details_entry;
 extern const struct ws_cmd_entry ws_cmd_worker_logs_entry;
+extern const struct ws_cmd_entry ws_cmd_set_autostart_entry;
 /* The "workerid" of msg if it is a valid worker id, else an error reply. */
 const char *ws_cmd_workerid(struct ws_client *, json_object *msg);
 /* Answers the worker_status requests that waited for the first scan. */
@@ -356,6 +360,8 @@ struct fnwm_outmsg *registry_status_msg(void);
 size_t registry_count(void);
 /* Wall-clock time (s) of the last change of the worker lists. */
 double registry_last_change(void);
+/* Re-reads a worker's files soon (debounced; safe from any callback). */
+void registry_touch(const char *uuid);
 /* Re-reads a worker's files now (not debounced). */
 void registry_refresh_now(const char *uuid);
 /* The listed JSON of a worker (borrowed, valid until the next refresh). */
@@ -381,6 +387,12 @@ void watch_stop(void);
 char *launch_data_dir(const struct fnwm_config *, const char *uuid,
     json_object *entry);
 char *launch_python(const struct fnwm_config *, json_object *entry);
+/*
+ * A worker's own "fnwm" liveness_timeout (s, 0 off) and autostart, or
+ * the manager-wide defaults; 0, or -1 with a cause when a value is bad.
+ */
+int launch_supervision(const struct fnwm_config *, json_object *entry,
+    double *liveness, int *autostart, char **cause);
 /* Encodes the CMD_CONFIG payload for a worker; 0, or -1 with a cause. */
 int
 launch_encode(const struct fnwm_config *, const char *uuid, json_object *entry,
@@ -417,6 +429,12 @@ struct monitor {
 	int step_have;
 	char step_summary[1024];
 	int kicked;
+	/* Liveness of the worker process live_pid (liveness.c). */
+	pid_t live_pid;
+	double answered; /* loop time of its last answer, or first seen */
+	int unresponsive;
+	double unresponsive_at;
+	int liveness_sent; /* CMD_UNRESPONSIVE sent for live_pid */
 	TAILQ_ENTRY(monitor) entry;
 	TAILQ_ENTRY(monitor) kickq;
 };
@@ -435,10 +453,13 @@ int monitors_send(struct monitor *, uint16_t type, const void *, size_t);
 /* Sends CMD_STOP/RESTART/EXIT with the configured escalation times. */
 int monitors_stop_cmd(struct monitor *, uint16_t type);
 /*
- * A stop is done and no monitor is left: removes the .status a dead one
- * left, which would make a new master start the worker again.
+ * A stop is done and no monitor is left: the .status a dead one left,
+ * which would make a new master start the worker again, is made to say
+ * down (its exit history stays).
  */
 void monitors_forget_status(const char *uuid);
+/* Reads worker_<uuid>.status (history included); 0, or -1 when none. */
+int monitors_read_status(const char *uuid, struct fnwm_status *);
 /* SIGKILLs the monitor and its worker. */
 void monitors_kill(struct monitor *);
 const char *monitors_state_name(unsigned state);
@@ -501,6 +522,7 @@ struct op {
 	int step_sent;
 	int steps_failed;
 	char *fail_summary;
+	int autostart; /* an activation of autostart.c */
 	TAILQ_ENTRY(op) entry;
 };
 void ops_init(struct ev_loop *, const struct fnwm_config *);
@@ -518,6 +540,8 @@ void
 ops_progress(struct op *, const char *message, double progress, int blocking);
 void ops_error(struct op *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Queues the activation of a worker the manager starts by itself. */
+void ops_submit_autostart(const char *uuid);
 /* Queues OP_CREATE for a worker whose JSON is built (takes json). */
 void ops_submit_create(const char *uuid, uint64_t client, json_object *json,
     int made_dir);
@@ -538,6 +562,25 @@ void venv_plan_repair(struct op *, json_object *entry, const char *datadir);
 int venv_run_steps(struct op *);
 /* Absolute path of a worker's venv dir, or NULL when it has none. */
 char *venv_dir(json_object *entry);
+
+/* autostart.c */
+/* Starts the workers marked autostart that nobody runs (start-up). */
+void autostart_begin(const struct fnwm_config *);
+/* An autostart activation ended: the next may begin. */
+void autostart_done(void);
+/* Shutdown: starts no more. */
+void autostart_cancel(void);
+/* Sets "autostart" in the worker's JSON; 0, or -1 with a cause. */
+int autostart_set(const char *uuid, int on, char **cause);
+
+/* liveness.c */
+void liveness_init(struct ev_loop *, const struct fnwm_config *);
+/* A probe of uuid ended (the registry has its result). */
+void liveness_probed(const char *uuid);
+/* The periodic re-probe: judge every running worker. */
+void liveness_tick(void);
+/* Whether the worker runs but has not answered for its timeout. */
+int liveness_unresponsive(const char *uuid);
 
 /* logs.c */
 void logs_init(struct ev_loop *);

@@ -25,6 +25,7 @@
 
 #include "fileio.h"
 #include "log.h"
+#include "status.h"
 #include "util.h"
 #include "xmalloc.h"
 #include "master.h"
@@ -290,6 +291,28 @@ static int mons_spawn(struct monitor *, char **cause);
 static int mons_run_lock_held(const char *uuid);
 static pid_t mons_run_lock_holder(const char *uuid);
 
+int
+monitors_read_status(const char *uuid, struct fnwm_status *st)
+{
+	char *path =
+	         xasprintf("%s/worker_%s.status", mons_cfg->workers_dir, uuid),
+	     *buf;
+	size_t len;
+	int rc;
+
+	fnwm_status_init(st);
+	if (fnwm_read_file(path, FNWM_STATUS_MAX, &buf, &len) == -1) {
+		free(path);
+		return (-1);
+	}
+	rc = fnwm_status_decode(buf, len, st);
+	if (rc == -1)
+		log_debug("%s: not a status file; ignored", path);
+	free(buf);
+	free(path);
+	return (rc);
+}
+
 /*
  * What the last .status of uuid's monitor says: FNWM_WS_* of its state,
  * or -1 when there is none or its monitor still runs (then it speaks for
@@ -308,7 +331,7 @@ mons_last_status(const char *uuid, int *exiting)
 	*exiting = 0;
 	/* One from before a reboot says nothing about this boot. */
 	if (stat(path, &sb) == -1 || sb.st_mtime < fnwm_boot_time() ||
-	    fnwm_read_file(path, 4096, &buf, &len) == -1) {
+	    fnwm_read_file(path, FNWM_STATUS_MAX, &buf, &len) == -1) {
 		free(path);
 		return (-1);
 	}
@@ -632,9 +655,26 @@ monitors_forget_status(const char *uuid)
 {
 	char *path =
 	    xasprintf("%s/worker_%s.status", mons_cfg->workers_dir, uuid);
+	char buf[FNWM_STATUS_MAX];
+	struct fnwm_status st;
+	int n;
 
-	if (unlink(path) == -1 && errno != ENOENT)
-		log_warn("unlink %s", path);
+	/* Down on request, with the history the dead monitor kept. */
+	if (monitors_read_status(uuid, &st) == 0 && st.state != FNWM_WS_DOWN &&
+	    st.state != FNWM_WS_FAILED) {
+		st.state = FNWM_WS_DOWN;
+		st.pid = 0;
+		st.adopted = 0;
+		st.exiting = 0;
+		st.since_ms = (uint64_t)(ev_time() * 1000);
+		n = fnwm_status_encode(&st, buf, sizeof buf);
+		if (n < 0 ||
+		    fnwm_atomic_write(path, buf, (size_t)n, 0600) == -1) {
+			log_warn("write %s", path);
+			if (unlink(path) == -1 && errno != ENOENT)
+				log_warn("unlink %s", path);
+		}
+	}
 	free(path);
 }
 

@@ -974,6 +974,8 @@ op_free(struct op *op)
 		ev_child_stop(ops_loop, &op->rmw);
 	venv_free_steps(op);
 	json_object_put(op->json);
+	if (op->autostart)
+		autostart_done();
 	free(op);
 }
 
@@ -1047,6 +1049,16 @@ ops_submit(enum op_kind kind, const char *uuid, uint64_t client)
 	}
 	TAILQ_INSERT_TAIL(&m->ops, op, entry);
 	ops_kick(uuid);
+}
+
+void
+ops_submit_autostart(const char *uuid)
+{
+	struct monitor *m;
+
+	ops_submit(OP_ACTIVATE, uuid, 0);
+	m = monitors_find(uuid);
+	TAILQ_LAST(&m->ops, op_list)->autostart = 1;
 }
 
 void

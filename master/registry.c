@@ -408,6 +408,7 @@ reg_probe_done(void *arg, enum probe_result r, const char *detail)
 		w->probe_again = 0;
 		reg_want_probe(w);
 	}
+	liveness_probed(w->uuid);
 	reg_pump();
 }
 
@@ -521,6 +522,10 @@ reg_refresh(struct worker *w)
 	if (w->has_p)
 		json_object_object_add(o, "pid",
 		    w->p_pid > 0 ? json_object_new_int64(w->p_pid) : NULL);
+	/* fnwm's extension: it runs but does not answer its probe. */
+	if (liveness_unresponsive(w->uuid))
+		json_object_object_add(o, "unresponsive",
+		    json_object_new_boolean(1));
 	{
 		size_t len;
 		const char *text = fnwm_json_str(o, &len);
@@ -629,6 +634,20 @@ registry_file_event(const char *name)
 		reg_pump();
 		return;
 	}
+	reg_mark_dirty(w);
+	if (!ev_is_active(&reg_debounce)) {
+		ev_timer_set(&reg_debounce, reg_cfg->debounce, 0);
+		ev_timer_start(reg_loop, &reg_debounce);
+	}
+}
+
+void
+registry_touch(const char *uuid)
+{
+	struct worker *w = reg_find(uuid);
+
+	if (w == NULL)
+		return;
 	reg_mark_dirty(w);
 	if (!ev_is_active(&reg_debounce)) {
 		ev_timer_set(&reg_debounce, reg_cfg->debounce, 0);

@@ -120,6 +120,7 @@ static void
 watch_periodic_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	registry_reprobe_all();
+	liveness_tick();
 }
 
 int

@@ -1,13 +1,76 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fnwm's "worker_details" (plain or {"type": "worker_details"}): per worker
- * what the FuncNodes lists do not say: supervision state, pid, uptime,
- * restarts, last exit. Used by `fnwm worker list`; the UI never sends it.
+ * fnwm's "worker_details" (plain or {"type": "worker_details"}, with an
+ * optional "workerid" for one worker): per worker what the FuncNodes
+ * lists do not say: supervision state, pid, uptime, restarts, last exit,
+ * and the exit history of its .status. Used by `fnwm worker list` and
+ * `history`; the UI never sends it.
  */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "master.h"
+
+/* Autostart and liveness timeout, as the worker's JSON and config say. */
+static void
+details_supervision(json_object *o, const char *uuid, json_object *entry)
+{
+	double liveness;
+	int autostart;
+	char *cause = NULL;
+
+	if (launch_supervision(master_cfg, entry, &liveness, &autostart,
+	        &cause) == -1) {
+		json_object_object_add(o, "config_error",
+		    json_object_new_string(cause));
+		free(cause);
+		return;
+	}
+	json_object_object_add(o, "autostart",
+	    json_object_new_boolean(autostart));
+	json_object_object_add(o, "liveness_timeout",
+	    json_object_new_double(liveness));
+}
+
+/* The last exits, oldest first, and the totals by reason. */
+static void
+details_history(json_object *o, const char *uuid)
+{
+	json_object *list = json_object_new_array(), *e, *totals;
+	const struct fnwm_exit_rec *r;
+	struct fnwm_status st;
+	unsigned i;
+
+	totals = json_object_new_object();
+	if (monitors_read_status(uuid, &st) == -1)
+		fnwm_status_init(&st);
+	for (i = 0; i < st.nhist; i++) {
+		r = &st.hist[i];
+		e = json_object_new_object();
+		json_object_object_add(e, "time",
+		    json_object_new_double((double)r->at_ms / 1000.0));
+		json_object_object_add(e, "code",
+		    r->status >= 0 ? json_object_new_int(r->status) : NULL);
+		json_object_object_add(e, "signal",
+		    r->status < 0 && r->status != FNWM_EXIT_UNKNOWN
+		        ? json_object_new_int(-r->status)
+		        : NULL);
+		/* An adopted worker is not its monitor's child. */
+		json_object_object_add(e, "unknown",
+		    json_object_new_boolean(r->status == FNWM_EXIT_UNKNOWN));
+		json_object_object_add(e, "ran",
+		    json_object_new_double((double)r->ran_ms / 1000.0));
+		json_object_object_add(e, "reason",
+		    json_object_new_string(fnwm_exit_reason_name(r->reason)));
+		json_object_array_add(list, e);
+	}
+	for (i = 0; i < FNWM_EXIT_REASONS; i++)
+		json_object_object_add(totals, fnwm_exit_reason_name(i),
+		    json_object_new_int64(st.totals[i]));
+	json_object_object_add(o, "history", list);
+	json_object_object_add(o, "exits", totals);
+}
 
 static void
 details_one(const char *uuid, void *arg)
@@ -54,17 +117,38 @@ details_one(const char *uuid, void *arg)
 		json_object_object_add(o, "supervised",
 		    json_object_new_boolean(0));
 	}
+	if (liveness_unresponsive(uuid)) {
+		state = "unresponsive";
+		json_object_object_add(o, "unresponsive_since",
+		    json_object_new_double(
+		        m->unresponsive_at - ev_now(EV_DEFAULT) + ev_time()));
+	}
 	json_object_object_add(o, "state", json_object_new_string(state));
+	details_supervision(o, uuid, entry);
+	details_history(o, uuid);
 	json_object_array_add(list, o);
 }
 
 static void
 ws_cmd_worker_details_exec(struct ws_client *c, json_object *msg)
 {
-	json_object *o = json_object_new_object();
-	json_object *list = json_object_new_array();
+	json_object *o, *list, *v;
+	const char *id = NULL;
 
-	registry_each(details_one, list);
+	if (msg != NULL && json_object_object_get_ex(msg, "workerid", &v)) {
+		if ((id = ws_cmd_workerid(c, msg)) == NULL)
+			return;
+		if (registry_entry(id) == NULL) {
+			ws_cmd_error(c, "Worker with id %s not found.", id);
+			return;
+		}
+	}
+	o = json_object_new_object();
+	list = json_object_new_array();
+	if (id != NULL)
+		details_one(id, list);
+	else
+		registry_each(details_one, list);
 	json_object_object_add(o, "type",
 	    json_object_new_string("worker_details"));
 	json_object_object_add(o, "workers", list);

@@ -27,6 +27,7 @@ static const struct ws_cmd_entry *const ws_cmd_table[] = {
 	&ws_cmd_repair_worker_entry,
 	&ws_cmd_worker_details_entry,
 	&ws_cmd_worker_logs_entry,
+	&ws_cmd_set_autostart_entry,
 	NULL,
 };
 

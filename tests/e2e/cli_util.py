@@ -161,14 +161,16 @@ def parse_table(text):
     lines = [l for l in text.splitlines() if l.strip()]
     assert lines, "no table header in %r" % text
     head = lines[0].split()
-    assert head[:8] == ["NAME", "UUID", "STATE", "PID", "PORT", "UPTIME",
-                        "RESTARTS", "LAST"], "unexpected header %r" % lines[0]
+    assert head[:9] == ["NAME", "UUID", "STATE", "PID", "PORT", "UPTIME",
+                        "RESTARTS", "AUTO", "LAST"], \
+        "unexpected header %r" % lines[0]
     rows = []
     for l in lines[1:]:
-        f = l.split(None, 7)
-        assert len(f) == 8, "short row %r" % l
+        f = l.split(None, 8)
+        assert len(f) == 9, "short row %r" % l
         rows.append(dict(zip(["name", "uuid", "state", "pid", "port",
-                              "uptime", "restarts", "last_exit"], f)))
+                              "uptime", "restarts", "autostart",
+                              "last_exit"], f)))
     return rows
 
 

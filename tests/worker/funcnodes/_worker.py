@@ -40,6 +40,7 @@ SWITCHES = {
     "answer_uuid": ("str", None),  # answer the uuid probe with this uuid
     "stop_reply_first": ("bool", False),  # reply result:true before stopping
     "exit_delay": ("float", 0.0),  # linger after an orderly stop (real worker: ~1 s)
+    "stall_file": ("str", None),  # while this file exists, messages go unanswered
     # timings
     "startup_pause": ("float", 0.05),  # pause after each start-up runstate
     "save_interval": ("float", 5.0),  # save loop (.p rewrite / .p commands)
@@ -294,6 +295,10 @@ class TestWSWorker:
 
     async def on_message(self, client: WSClient, text: str) -> None:
         self.logger.debug("Received message: %s", text)
+        if self.b["stall_file"] and os.path.exists(self.b["stall_file"]):
+            # a hung worker: connections are accepted, nothing is answered
+            self.logger.info("stalled (%s exists): message ignored", self.b["stall_file"])
+            return
         try:
             msg = json.loads(text)
         except ValueError:
