@@ -25,10 +25,10 @@ enum mon_event {
 	MON_EV_CMD_RESTART,
 	MON_EV_CMD_EXIT,
 	MON_EV_CHILD_EXIT,
-	MON_EV_HEALTHY,  /* the healthy timer fired */
-	MON_EV_BACKOFF,  /* the restart timer fired */
-	MON_EV_ESCALATE, /* the stop escalation timer fired */
-	MON_EV_ADOPTED,  /* a running worker was taken over */
+	MON_EV_HEALTHY,          /* the healthy timer fired */
+	MON_EV_BACKOFF,          /* the restart timer fired */
+	MON_EV_ESCALATE,         /* the stop escalation timer fired */
+	MON_EV_ADOPTED,          /* a running worker was taken over */
 	MON_EV_CMD_UNRESPONSIVE, /* it does not answer: stop, then policy */
 	MON_EV_MAX
 };
