@@ -32,8 +32,13 @@ lv_changed(struct monitor *m)
 	            : monitors_state_name(m->st.state)));
 	json_object_object_add(o, "pid",
 	    m->st.pid > 0 ? json_object_new_int(m->st.pid) : NULL);
+	json_object_object_add(o, "adopted",
+	    json_object_new_boolean(m->st.flags & FNWM_STATE_ADOPTED));
 	json_object_object_add(o, "restarts",
 	    json_object_new_int64(m->st.restarts));
+	json_object_object_add(o, "last_exit",
+	    monitors_exit_json(m->st.last_exit));
+	json_object_object_add(o, "next_restart", NULL);
 	msg = outmsg_json(o);
 	hub_broadcast(msg);
 	outmsg_unref(msg);

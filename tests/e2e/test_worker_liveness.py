@@ -77,7 +77,8 @@ def test_never_listening_worker_is_unresponsive_then_restarted(cli):
 
 
 def test_stalled_worker_recovers_and_is_running_again(cli):
-    configure(cli, 4)
+    # Room for the checks below between unresponsive and the restart.
+    configure(cli, T(4))
     stall = os.path.join(cli.dir, "stall")
     uuid = cli.new_worker("stall")
     set_json(cli, uuid, fnwm=POLICY, test_behaviour={"stall_file": stall})
