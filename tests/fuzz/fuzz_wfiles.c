@@ -92,11 +92,35 @@ static void
 fz_status(const char *buf, size_t len)
 {
 	struct wfiles_status st;
+	struct fnwm_status a, b;
+	char out[FNWM_STATUS_MAX];
+	unsigned i;
+	int n;
 
 	wfiles_status(buf, len, &st);
 	if (st.state < -1 || st.state >= FNWM_WS_MAX || st.monitor < 0 ||
 	    (st.exiting != 0 && st.exiting != 1))
 		abort();
+	/* The exit history's codec (common/status.c), on the same bytes. */
+	if (fnwm_status_decode(buf, len, &a) == -1)
+		return;
+	if (a.state < 0 || a.state >= FNWM_WS_MAX || a.nhist > FNWM_HISTORY_MAX)
+		abort();
+	for (i = 0; i < a.nhist; i++)
+		if (a.hist[i].reason >= FNWM_EXIT_REASONS)
+			abort();
+	/* What it decoded, it writes back, and that reads the same. */
+	n = fnwm_status_encode(&a, out, sizeof out);
+	if (n < 0 || fnwm_status_decode(out, (size_t)n, &b) == -1 ||
+	    b.state != a.state || b.nhist != a.nhist ||
+	    memcmp(b.totals, a.totals, sizeof a.totals) != 0)
+		abort();
+	for (i = 0; i < a.nhist; i++)
+		if (b.hist[i].at_ms != a.hist[i].at_ms ||
+		    b.hist[i].status != a.hist[i].status ||
+		    b.hist[i].ran_ms != a.hist[i].ran_ms ||
+		    b.hist[i].reason != a.hist[i].reason)
+			abort();
 }
 
 static void

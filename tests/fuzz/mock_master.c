@@ -196,6 +196,59 @@ monitors_exit_json(int32_t last_exit)
 	return (o);
 }
 
+/* A history of every kind, as a monitor's .status would give. */
+int
+monitors_read_status(const char *uuid, struct fnwm_status *st)
+{
+	struct fnwm_exit_rec r;
+	unsigned i;
+
+	mock_check_uuid(uuid);
+	fnwm_status_init(st);
+	if (mock_index(uuid) != 0)
+		return (-1);
+	st->state = FNWM_WS_RUNNING;
+	for (i = 0; i < FNWM_EXIT_REASONS; i++) {
+		r.at_ms = 1733456789000ULL + i;
+		r.status = i == 0 ? FNWM_EXIT_UNKNOWN : -(int32_t)i;
+		r.ran_ms = i * 1000;
+		r.reason = (uint16_t)i;
+		fnwm_status_add_exit(st, &r);
+	}
+	return (0);
+}
+
+/* liveness.c: the running mock worker does not answer. */
+int
+liveness_unresponsive(const char *uuid)
+{
+	mock_check_uuid(uuid);
+	return (mock_index(uuid) == 0);
+}
+
+/* launch.c */
+int
+launch_supervision(const struct fnwm_config *cfg, json_object *entry,
+    double *liveness, int *autostart, char **cause)
+{
+	if (entry == NULL)
+		abort();
+	*liveness = cfg->liveness_timeout;
+	*autostart = cfg->autostart;
+	return (0);
+}
+
+/* autostart.c: only a listed worker, never touching its file here. */
+int
+autostart_set(const char *uuid, int on, char **cause)
+{
+	mock_check_uuid(uuid);
+	if (mock_index(uuid) < 0 || (on != 0 && on != 1))
+		abort();
+	mock_counts.ops++;
+	return (0);
+}
+
 /* ops.c */
 void
 ops_submit(enum op_kind kind, const char *uuid, uint64_t client)
