@@ -259,23 +259,14 @@ hub_origin_allowed(struct lws *wsi)
 static int
 hub_refusal_logged(void)
 {
-	static uint64_t second;
-	static unsigned logged, skipped;
-	uint64_t now = fnwm_now_ms() / 1000;
+	static struct log_rate rate;
+	unsigned long skipped;
 
-	if (now != second) {
-		if (skipped > 0)
-			log_warnx("%u more refused requests were not logged",
-			    skipped);
-		second = now;
-		logged = skipped = 0;
-	}
-	if (logged < HUB_REFUSALS_LOGGED) {
-		logged++;
-		return (1);
-	}
-	skipped++;
-	return (0);
+	if (!log_rate_ok(&rate, HUB_REFUSALS_LOGGED, &skipped))
+		return (0);
+	if (skipped > 0)
+		log_warnx("%lu more refused requests were not logged", skipped);
+	return (1);
 }
 
 /*
