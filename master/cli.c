@@ -36,6 +36,9 @@
 #define CLI_REPLY_MS    5000
 #define CLI_START_WAIT  15000 /* ms for an auto-started manager */
 
+/* Every worker's details, without the exit histories a table omits. */
+#define CLI_DETAILS_BRIEF "{\"type\":\"worker_details\",\"history\":false}"
+
 struct cli {
 	struct fnwm_config cfg;
 	const char *host; /* what we dial */
@@ -649,7 +652,7 @@ cli_list(struct cli *cli, int full, int as_json)
 		json_object_put(all);
 		return (CLI_OK);
 	}
-	d = cli_request(cli, "worker_details", "worker_details");
+	d = cli_request(cli, CLI_DETAILS_BRIEF, "worker_details");
 	if (d == NULL)
 		return (cli_lost());
 	if (!json_object_object_get_ex(d, "workers", &list)) {
@@ -1008,7 +1011,7 @@ cli_worker_status(struct cli *cli, const char *uuid)
 	char le[32], up[32];
 	size_t i;
 
-	d = cli_request(cli, "worker_details", "worker_details");
+	d = cli_request(cli, CLI_DETAILS_BRIEF, "worker_details");
 	if (d == NULL || !json_object_object_get_ex(d, "workers", &list)) {
 		json_object_put(d);
 		return (cli_lost());
@@ -1145,7 +1148,7 @@ cli_worker_bulk(struct cli *cli, const char *sub, const char *state)
 		what = WAIT_STOPPED;
 		verb = "stopped";
 	}
-	d = cli_request(cli, "worker_details", "worker_details");
+	d = cli_request(cli, CLI_DETAILS_BRIEF, "worker_details");
 	if (d == NULL || !json_object_object_get_ex(d, "workers", &list)) {
 		json_object_put(d);
 		return (cli_lost());

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fnwm's "worker_details" (plain or {"type": "worker_details"}, with an
- * optional "workerid" for one worker): per worker what the FuncNodes
+ * optional "workerid" for one worker, and "history": false to leave out
+ * the exits but their totals): per worker what the FuncNodes
  * lists do not say: supervision state, pid, uptime, restarts, last exit,
  * and the exit history of its .status. Used by `fnwm worker list` and
  * `history`; the UI never sends it.
@@ -33,9 +34,14 @@ details_supervision(json_object *o, const char *uuid, json_object *entry)
 	    json_object_new_double(liveness));
 }
 
+struct details_req {
+	json_object *list;
+	int history; /* the exits themselves, not only their totals */
+};
+
 /* The last exits, oldest first, and the totals by reason. */
 static void
-details_history(json_object *o, const char *uuid)
+details_history(json_object *o, const char *uuid, int with_exits)
 {
 	json_object *list = json_object_new_array(), *e, *totals;
 	const struct fnwm_exit_rec *r;
@@ -45,7 +51,7 @@ details_history(json_object *o, const char *uuid)
 	totals = json_object_new_object();
 	if (monitors_read_status(uuid, &st) == -1)
 		fnwm_status_init(&st);
-	for (i = 0; i < st.nhist; i++) {
+	for (i = 0; with_exits && i < st.nhist; i++) {
 		r = &st.hist[i];
 		e = json_object_new_object();
 		json_object_object_add(e, "time",
@@ -68,14 +74,19 @@ details_history(json_object *o, const char *uuid)
 	for (i = 0; i < FNWM_EXIT_REASONS; i++)
 		json_object_object_add(totals, fnwm_exit_reason_name(i),
 		    json_object_new_int64(st.totals[i]));
-	json_object_object_add(o, "history", list);
+	if (with_exits)
+		json_object_object_add(o, "history", list);
+	else
+		json_object_put(list);
 	json_object_object_add(o, "exits", totals);
 }
 
 static void
 details_one(const char *uuid, void *arg)
 {
-	json_object *list = arg, *o = json_object_new_object(), *entry, *v;
+	struct details_req *req = arg;
+	json_object *list = req->list, *o = json_object_new_object(), *entry,
+	            *v;
 	struct monitor *m = monitors_find(uuid);
 	int active = registry_is_active(uuid);
 	const char *state;
@@ -125,15 +136,22 @@ details_one(const char *uuid, void *arg)
 	}
 	json_object_object_add(o, "state", json_object_new_string(state));
 	details_supervision(o, uuid, entry);
-	details_history(o, uuid);
+	details_history(o, uuid, req->history);
 	json_object_array_add(list, o);
 }
 
 static void
 ws_cmd_worker_details_exec(struct ws_client *c, json_object *msg)
 {
+	struct details_req req;
 	json_object *o, *list, *v;
 	const char *id = NULL;
+
+	/* {"history": false}: without the exits (a listing of many). */
+	req.history = msg == NULL ||
+	    !json_object_object_get_ex(msg, "history", &v) ||
+	    !json_object_is_type(v, json_type_boolean) ||
+	    json_object_get_boolean(v);
 
 	if (msg != NULL && json_object_object_get_ex(msg, "workerid", &v)) {
 		if ((id = ws_cmd_workerid(c, msg)) == NULL)
@@ -145,10 +163,11 @@ ws_cmd_worker_details_exec(struct ws_client *c, json_object *msg)
 	}
 	o = json_object_new_object();
 	list = json_object_new_array();
+	req.list = list;
 	if (id != NULL)
-		details_one(id, list);
+		details_one(id, &req);
 	else
-		registry_each(details_one, list);
+		registry_each(details_one, &req);
 	json_object_object_add(o, "type",
 	    json_object_new_string("worker_details"));
 	json_object_object_add(o, "workers", list);

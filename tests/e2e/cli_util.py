@@ -455,6 +455,15 @@ class CliHarness:
                 return e
         raise AssertionError("%s not in %s" % (uuid, r.out))
 
+    def full_details(self, uuid):
+        """worker_details of one worker over WebSocket, exit history
+        included (the CLI's table leaves it out)."""
+        d = ws_request(self.port, json.dumps({"type": "worker_details",
+                                              "workerid": uuid}),
+                       "worker_details")
+        [e] = d["workers"]
+        return e
+
     def worker_json(self, uuid):
         with open(os.path.join(self.workers_dir,
                                "worker_%s.json" % uuid)) as f:

@@ -77,11 +77,14 @@ def test_history_survives_monitor_and_master_kill9(cli):
     assert rows == [("signal 9", "crash"),
                     ("exit status unknown (adopted)", "stop")], rows
     assert total == "exits in all: 1 crash, 1 stop", total
-    det = cli.details(uuid)
+    det = cli.full_details(uuid)
     assert [h["reason"] for h in det["history"]] == ["crash", "stop"]
     assert det["history"][1]["unknown"] is True
     assert det["history"][1]["code"] is None
     assert det["exits"]["crash"] == 1 and det["exits"]["stop"] == 1
+    # The CLI's table asks without the exits, only their totals.
+    brief = cli.details(uuid)
+    assert "history" not in brief and brief["exits"] == det["exits"]
     # The monitor's own log says so too, not a made-up -1.
     log = open(cli.manager_log, errors="replace").read() + "".join(
         open(os.path.join(cli.logs_dir, n), errors="replace").read()

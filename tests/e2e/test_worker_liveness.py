@@ -64,7 +64,7 @@ def test_never_listening_worker_is_unresponsive_then_restarted(cli):
     new = wait_for(lambda: [p for p in worker_pids(uuid) if p != pid],
                    T(20), "a new worker process")
     assert len(new) == 1
-    rows = cli.details(uuid)["history"]
+    rows = cli.full_details(uuid)["history"]
     assert rows[0]["reason"] == "liveness", rows
     assert rows[0]["signal"] == 15, rows
     h = cli.run("worker", "--uuid", uuid, "history").ok().out
@@ -88,7 +88,8 @@ def test_stalled_worker_recovers_and_is_running_again(cli):
     open(stall, "w").close()
     wait_for(lambda: state(cli, uuid) == "unresponsive", T(15),
              "the stalled worker to be shown unresponsive")
-    assert status_entry(cli, uuid).get("unresponsive") is True
+    wait_for(lambda: status_entry(cli, uuid).get("unresponsive") is True,
+             T(5), "the worker_status entry to say unresponsive")
     assert re.search(r'fnwm_workers\{state="unresponsive"\} 1\n',
                      metrics(cli))
     rows = [l for l in cli.run("worker", "list").ok().out.splitlines()
@@ -98,8 +99,10 @@ def test_stalled_worker_recovers_and_is_running_again(cli):
     wait_for(lambda: state(cli, uuid) == "running", T(10),
              "the worker to answer again")
     assert worker_pids(uuid) == [pid]
-    assert "unresponsive" not in status_entry(cli, uuid)
-    assert cli.details(uuid)["history"] == []
+    # The worker_status entry follows within the registry's debounce.
+    wait_for(lambda: "unresponsive" not in status_entry(cli, uuid), T(5),
+             "the worker_status entry to drop unresponsive")
+    assert cli.full_details(uuid)["history"] == []
     assert re.search(r'fnwm_workers\{state="unresponsive"\} 0\n',
                      metrics(cli))
     assert "answers again" in cli.read_manager_log()
