@@ -8,8 +8,9 @@ system unit is checked against the init system itself: enable --now
 reaches active with a STATUS= text, a worker created through the CLI
 runs as user fnwm, restart keeps the worker's pid, kill -9 of the main
 pid is followed by a new main pid and the same worker, reload is logged,
-stop stops the worker, and the journal of a clean start and stop holds
-no warning. Needs root, debootstrap, systemd-nspawn and Debian's archive.
+stop stops the worker, a worker marked autostart (`fnwm worker enable`)
+is running again after `systemctl start`, and the journal of a clean
+start and stop holds no warning. Needs root, debootstrap, systemd-nspawn and Debian's archive.
 
 FNWM_SYSTEMD_WORK: where the container root is made (default /var/tmp);
 FNWM_FRESH_MIRROR: the Debian mirror (default http://deb.debian.org/debian).
@@ -281,6 +282,11 @@ def test_package_under_systemd():
             r"reload", journal_since(c, cursor), re.I), 30)
         assert main_pid(c) == m3
 
+        # Marked to start with the manager, as `systemctl enable` does.
+        assert cli(c, port, "worker --uuid %s enable" % uuid).startswith(
+            "worker sd (%s) enabled" % uuid)
+        assert worker_of(c, port, uuid)["autostart"] is True
+
         cursor = journal_cursor(c)
         c.sh("systemctl stop fnwm")
         assert c.out("systemctl is-active fnwm", check=False) == "inactive"
@@ -289,6 +295,24 @@ def test_package_under_systemd():
         stop_log = journal_since(c, cursor)
         say("stop: unit inactive, worker pid %d gone" % wpid)
         assert not problems(stop_log), stop_log
+
+        # systemctl start brings the autostart worker back by itself.
+        cursor = journal_cursor(c)
+        c.sh("systemctl start fnwm")
+        w = wait_for("the autostart worker to run", lambda: (
+            lambda w: w if w.get("state") == "running" and w.get("pid")
+            and w["pid"] != wpid else None)(worker_of(c, port, uuid)), 60)
+        say("start: autostart worker %s runs again as pid %d"
+            % (uuid, w["pid"]))
+        assert c.out("stat -c %%U /proc/%d" % w["pid"]) == "fnwm"
+        assert "autostart" in journal_since(c, cursor)
+        # Unmarked again, the next starts are the manager's alone.
+        cli(c, port, "worker --uuid %s disable" % uuid)
+        c.sh("systemctl stop fnwm")
+        assert wait_for("the autostart worker to be stopped",
+                        lambda: not pid_alive(c, w["pid"]), 30)
+        assert not problems(journal_since(c, cursor)), journal_since(
+            c, cursor)
 
         # A clean start and stop once more, start to end in the journal.
         cursor = journal_cursor(c)
