@@ -29,6 +29,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -37,19 +38,13 @@ import tty
 import pytest
 import websockets
 
-# /proc readers: one copy, the worker suite's.
-from workers_util import _read, all_pids, cmdline, pid_alive  # noqa: F401
-
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-FNWM_BIN = os.path.abspath(os.environ.get("FNWM_BIN") or os.path.join(
-    REPO, "build", "master", "fnwm"))
-SANITIZED = os.environ.get("FNWM_SANITIZED", "OFF").strip().upper() in (
-    "ON", "1", "TRUE", "YES")
-SLOW = 3.0 if SANITIZED else 1.0
-PYTHON = "/usr/bin/python3"
-WORKER_PATH = os.path.join(REPO, "tests", "worker")
-SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+
+from fnwmtest import (  # noqa: E402,F401
+    FNWM_BIN, PYTHON, REPO, SANITIZED, SANITIZER_MARKERS, SLOW, T, WORKER_PATH,
+    all_pids, cmdline, free_port, has_uuid_args, pid_alive, read_bytes as _read,
+    sanitizer_marker, wait_for, worker_pids)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
@@ -64,32 +59,6 @@ PLAIN_PROGRESS_RE = re.compile(r"^fnwm: +(\d{1,3})% (\S.*)$")
 # One redraw of the terminal bar: [####----------------]  45% message
 BAR_RE = re.compile(r"\[(#*)(-*)\] +(\d{1,3})% ")
 STARTED_RE = re.compile(r"started a worker manager \(pid (\d+), log ([^)]+)\)")
-
-
-def T(seconds):
-    """A deadline, stretched for sanitizer builds."""
-    return seconds * SLOW
-
-
-def wait_for(cond, timeout, what=None, interval=0.05):
-    """Polls cond() until it returns something truthy; returns that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s"
-                                 % (timeout, what or cond))
-        time.sleep(interval)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def spawn(argv, **kw):
@@ -112,23 +81,6 @@ def spawn(argv, **kw):
 
 def _mentions(argv, path):
     return any(a == path or a.startswith(path + "/") for a in argv)
-
-
-def has_uuid_args(argv, uuid):
-    return any(argv[i] == "--uuid" and argv[i + 1] == uuid
-               for i in range(len(argv) - 1))
-
-
-def worker_pids(uuid):
-    """Live worker processes: `<python> -m funcnodes ... --uuid U ... start`."""
-    out = []
-    for pid in all_pids():
-        argv = cmdline(pid)
-        if (argv and "funcnodes" in argv and has_uuid_args(argv, uuid)
-                and not argv[0].startswith("fnwm-monitor")
-                and pid_alive(pid)):
-            out.append(pid)
-    return sorted(out)
 
 
 # ----------------------------------------------------------------------------
@@ -592,17 +544,15 @@ class CliHarness:
             for n in names:
                 text = (_read(os.path.join(logs, n)) or b"").decode(
                     "utf-8", "replace")
-                for marker in SANITIZER_MARKERS:
-                    if marker in text:
-                        problems.append("sanitizer report (%s) in %s:\n%s"
-                                        % (marker, n, text[-20000:]))
-                        break
+                marker = sanitizer_marker(text)
+                if marker:
+                    problems.append("sanitizer report (%s) in %s:\n%s"
+                                    % (marker, n, text[-20000:]))
         for r in self.results:
-            for marker in SANITIZER_MARKERS:
-                if marker in r.err:
-                    problems.append("sanitizer report (%s) from the CLI: %r"
-                                    % (marker, r))
-                    break
+            marker = sanitizer_marker(r.err)
+            if marker:
+                problems.append("sanitizer report (%s) from the CLI: %r"
+                                % (marker, r))
         if not os.environ.get("FNWM_KEEP_TMP"):
             for d in [self.dir] + self.extra_dirs:
                 shutil.rmtree(d, ignore_errors=True)

@@ -20,73 +20,25 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import time
 
 import pytest
 import websockets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-FNWM_BIN = os.path.abspath(os.environ.get("FNWM_BIN") or os.path.join(
-    REPO, "build", "master", "fnwm"))
-SANITIZED = os.environ.get("FNWM_SANITIZED", "OFF").strip().upper() in (
-    "ON", "1", "TRUE", "YES")
-SLOW = 3.0 if SANITIZED else 1.0
-PYTHON = "/usr/bin/python3"
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+
+from fnwmtest import (FNWM_BIN, LISTEN_RE, PYTHON, REPO,  # noqa: E402,F401
+                      SANITIZED, SANITIZER_MARKERS, SLOW, T, async_wait_for,
+                      free_port, sanitizer_marker, wait_for)
+
 FAKEWORKER = os.path.join(HERE, "fakeworker.py")
-SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
 TEST_DEADLINE = 120.0  # s per async test body, before the SLOW factor
 
 EXIT_USAGE = 2
 EXIT_PERMANENT = 100
 EXIT_TEMPORARY = 111
-
-
-def T(seconds):
-    """A deadline, stretched for sanitizer builds."""
-    return seconds * SLOW
-
-
-# ----------------------------------------------------------------------------
-# waiting
-
-
-def wait_for(cond, timeout, interval=0.02, what=None):
-    """Polls cond() until it returns something truthy; returns that value.
-
-    Fails the test with what (or cond's source) when timeout passes.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s"
-                                 % (timeout, what or _describe(cond)))
-        time.sleep(interval)
-
-
-async def async_wait_for(cond, timeout, interval=0.02, what=None):
-    """wait_for for async tests; cond may be a coroutine function."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if inspect.isawaitable(v):
-            v = await v
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s"
-                                 % (timeout, what or _describe(cond)))
-        await asyncio.sleep(interval)
-
-
-def _describe(cond):
-    try:
-        return inspect.getsource(cond).strip()
-    except (OSError, TypeError):
-        return repr(cond)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -106,8 +58,6 @@ def pytest_pyfunc_call(pyfuncitem):
 
 # ----------------------------------------------------------------------------
 # the master process
-
-LISTEN_RE = re.compile(r"info: listening on wss?://(\[[^\]]*\]|[^:/\s]+):(\d+)/")
 
 
 class Manager:
@@ -286,11 +236,10 @@ class Fnwm:
                                     % (m.pid, rc))
             m.close_log()
             text = m.log()
-            for marker in SANITIZER_MARKERS:
-                if marker in text:
-                    problems.append("sanitizer report (%s) from pid %d:\n%s"
-                                    % (marker, m.pid, text[-20000:]))
-                    break
+            marker = sanitizer_marker(text)
+            if marker:
+                problems.append("sanitizer report (%s) from pid %d:\n%s"
+                                % (marker, m.pid, text[-20000:]))
         return problems
 
 
@@ -741,10 +690,3 @@ class RawWS:
         except OSError:
             pass
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port

@@ -20,30 +20,30 @@ Tests are plain functions that call run(coro): asyncio.run() under an
 overall deadline. Waits are polls with deadlines, never bare sleeps.
 """
 import asyncio
-import json
 import os
 import random
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 import websockets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-FNWM_BIN = os.path.abspath(os.environ.get("FNWM_BIN") or os.path.join(
-    REPO, "build", "master", "fnwm"))
-SANITIZED = os.environ.get("FNWM_SANITIZED", "OFF").strip().upper() in (
-    "ON", "1", "TRUE", "YES")
-SLOW = 3.0 if SANITIZED else 1.0
-PYTHON = "/usr/bin/python3"
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+
+from fnwmtest import (  # noqa: E402,F401
+    FNWM_BIN, LISTEN_RE, PYTHON, REPO, SANITIZED, SANITIZER_MARKERS, SLOW, T,
+    all_pids, async_wait_for, belongs_to, cmdline, group_pids, has_uuid_args,
+    kill_all, leftovers, monitor_pids, pid_alive, proc_stat,
+    read_bytes as _read, read_json, sanitizer_marker, wait_for, worker_pids,
+    write_json)
+
 WORKER_SRC = os.path.join(REPO, "tests", "worker")
 TESTDEP_SRC = os.path.join(WORKER_SRC, "fnwm_testdep")
-SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
-LISTEN_RE = re.compile(r"listening on ws://(\[[^\]]*\]|[^:/\s]+):(\d+)/")
 
 V1, V2 = "0.1.0", "0.2.0"
 # What a venv's creation takes here is 3-5 s; leave plenty of room.
@@ -61,11 +61,6 @@ CREATE_PROGRESS = [("Making virtual environment.", 0.1),
                    ("Creating new worker.", 1.0)]
 
 
-def T(seconds):
-    """A deadline, stretched for sanitizer builds."""
-    return seconds * SLOW
-
-
 def run(coro, timeout=240, harness=None):
     """Runs an async test body under an overall deadline, then closes the
     harness's clients; returns what the body returned."""
@@ -78,69 +73,12 @@ def run(coro, timeout=240, harness=None):
     return asyncio.run(body())
 
 
-# ----------------------------------------------------------------------------
-# waiting
-
-
-# Waiting and /proc helpers are the worker suites' own.
-from workers_util import (wait_for, async_wait_for, _read, cmdline,  # noqa: E402,F401
-                          proc_stat, all_pids, pid_alive, has_uuid_args,
-                          worker_pids, monitor_pids, group_pids)
-
-
 def pids_with_arg(text):
     """Live processes with an argument containing text."""
     me = os.getpid()
     return sorted(p for p in all_pids()
                   if p != me and pid_alive(p)
                   and any(text in a for a in cmdline(p)))
-
-
-def belongs_to(pid, cfg_dir):
-    """Whether pid was started for the test whose config dir is cfg_dir
-    (fnwm exports --dir as FUNCNODES_CONFIG_DIR to everything it starts)."""
-    argv = cmdline(pid)
-    wd = os.path.join(cfg_dir, "workers")
-    if cfg_dir in argv or wd in argv:
-        return True
-    env = _read("/proc/%d/environ" % pid)
-    if env and ("FUNCNODES_CONFIG_DIR=%s" % cfg_dir).encode() in \
-            env.split(b"\0"):
-        return True
-    return False
-
-
-def leftovers(cfg_dir, exclude=()):
-    me = os.getpid()
-    return [p for p in all_pids()
-            if p != me and p not in exclude and pid_alive(p)
-            and belongs_to(p, cfg_dir)]
-
-
-def kill_all(pids):
-    for p in pids:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-# ----------------------------------------------------------------------------
-# files
-
-
-def write_json(path, obj):
-    """Atomic, with a temporary name the manager does not look at."""
-    tmp = os.path.join(os.path.dirname(path),
-                       "tmp.%d.%d" % (os.getpid(), random.randrange(1 << 30)))
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.rename(tmp, path)
-
-
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
 
 
 def clean_env(extra=None):
@@ -657,11 +595,10 @@ class VenvHarness:
         text = self.log()
         # Shown by pytest only when the test fails.
         print("---- fnwm stderr (tail) ----\n" + text[-12000:])
-        for marker in SANITIZER_MARKERS:
-            if marker in text:
-                problems.append("sanitizer report (%s):\n%s"
-                                % (marker, text[-20000:]))
-                break
+        marker = sanitizer_marker(text)
+        if marker:
+            problems.append("sanitizer report (%s):\n%s"
+                            % (marker, text[-20000:]))
         return problems
 
 

@@ -15,9 +15,9 @@ import asyncio
 import json
 import os
 import random
-import re
 import signal
 import subprocess
+import sys
 import time
 import warnings
 
@@ -25,16 +25,14 @@ import pytest
 import websockets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-FNWM_BIN = os.path.abspath(os.environ.get("FNWM_BIN") or os.path.join(
-    REPO, "build", "master", "fnwm"))
-SANITIZED = os.environ.get("FNWM_SANITIZED", "OFF").strip().upper() in (
-    "ON", "1", "TRUE", "YES")
-SLOW = 3.0 if SANITIZED else 1.0
-PYTHON = "/usr/bin/python3"
-WORKER_PATH = os.path.join(REPO, "tests", "worker")
-SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
-LISTEN_RE = re.compile(r"listening on ws://(\[[^\]]*\]|[^:/\s]+):(\d+)/")
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+
+from fnwmtest import (  # noqa: E402,F401
+    FNWM_BIN, LISTEN_RE, PYTHON, REPO, SANITIZED, SANITIZER_MARKERS, SLOW, T,
+    WORKER_PATH, all_pids, async_wait_for, belongs_to, cmdline, group_pids,
+    has_uuid_args, kill_all, leftovers, monitor_pids, pid_alive, proc_stat,
+    read_bytes as _read, read_json, sanitizer_marker, wait_for, worker_pids,
+    write_json)
 
 # Small manager-wide timeouts keep the escalation tests short.
 STOP_TIMEOUT = 1.0
@@ -47,11 +45,6 @@ RESET = {"type": "progress", "message": "", "status": "info",
          "progress": 1, "blocking": False}
 
 
-def T(seconds):
-    """A deadline, stretched for sanitizer builds."""
-    return seconds * SLOW
-
-
 def run(coro, timeout=120, harness=None):
     """Runs an async test body under an overall deadline, then closes the
     harness's clients (an abandoned connection costs its close timeout)."""
@@ -62,163 +55,6 @@ def run(coro, timeout=120, harness=None):
             if harness is not None:
                 await harness.close_clients()
     asyncio.run(body())
-
-
-# ----------------------------------------------------------------------------
-# waiting
-
-
-def wait_for(cond, timeout, what=None, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s"
-                                 % (timeout, what or cond))
-        time.sleep(interval)
-
-
-async def async_wait_for(cond, timeout, what=None, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if asyncio.iscoroutine(v):
-            v = await v
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s"
-                                 % (timeout, what or cond))
-        await asyncio.sleep(interval)
-
-
-# ----------------------------------------------------------------------------
-# processes, through /proc
-
-
-def _read(path, mode="rb"):
-    try:
-        with open(path, mode) as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def cmdline(pid):
-    raw = _read("/proc/%d/cmdline" % pid)
-    if not raw:
-        return []
-    return [a.decode("utf-8", "replace") for a in raw.split(b"\0")[:-1]]
-
-
-def proc_stat(pid):
-    """(state, ppid, pgrp) or None."""
-    raw = _read("/proc/%d/stat" % pid)
-    if raw is None:
-        return None
-    rest = raw[raw.rfind(b")") + 2:].split()
-    return rest[0].decode(), int(rest[1]), int(rest[2])
-
-
-def all_pids():
-    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
-
-
-def pid_alive(pid):
-    """Alive and not a zombie."""
-    st = proc_stat(pid)
-    return st is not None and st[0] not in ("Z", "X")
-
-
-def has_uuid_args(argv, uuid):
-    for i in range(len(argv) - 1):
-        if argv[i] == "--uuid" and argv[i + 1] == uuid:
-            return True
-    return False
-
-
-def worker_pids(uuid):
-    """Live worker processes of uuid: `... funcnodes ... --uuid U ... start`."""
-    out = []
-    for pid in all_pids():
-        argv = cmdline(pid)
-        if (argv and "funcnodes" in argv and has_uuid_args(argv, uuid)
-                and not argv[0].startswith("fnwm-monitor") and pid_alive(pid)):
-            out.append(pid)
-    return sorted(out)
-
-
-def monitor_pids(uuid=None, workers_dir=None):
-    """Live fnwm-monitor processes (of uuid, and/or of workers_dir)."""
-    out = []
-    for pid in all_pids():
-        argv = cmdline(pid)
-        if not argv or not argv[0].startswith("fnwm-monitor:"):
-            continue
-        if uuid is not None and argv[0] != "fnwm-monitor: %s" % uuid:
-            continue
-        if workers_dir is not None and workers_dir not in argv:
-            continue
-        if pid_alive(pid):
-            out.append(pid)
-    return sorted(out)
-
-
-def group_pids(pgid):
-    """Live processes in process group pgid."""
-    out = []
-    for pid in all_pids():
-        st = proc_stat(pid)
-        if st and st[2] == pgid and st[0] not in ("Z", "X"):
-            out.append(pid)
-    return sorted(out)
-
-
-def belongs_to(pid, cfg_dir):
-    """Whether pid was started for the test whose config dir is cfg_dir."""
-    argv = cmdline(pid)
-    wd = os.path.join(cfg_dir, "workers")
-    if cfg_dir in argv or wd in argv:
-        return True
-    env = _read("/proc/%d/environ" % pid)
-    if env and ("FUNCNODES_CONFIG_DIR=%s" % cfg_dir).encode() in \
-            env.split(b"\0"):
-        return True
-    return False
-
-
-def leftovers(cfg_dir, exclude=()):
-    me = os.getpid()
-    return [p for p in all_pids()
-            if p != me and p not in exclude and pid_alive(p)
-            and belongs_to(p, cfg_dir)]
-
-
-def kill_all(pids):
-    for p in pids:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-# ----------------------------------------------------------------------------
-# files
-
-
-def write_json(path, obj):
-    tmp = os.path.join(os.path.dirname(path),
-                       "tmp.%d.%d" % (os.getpid(), random.randrange(1 << 30)))
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.rename(tmp, path)
-
-
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
 
 
 # ----------------------------------------------------------------------------
@@ -571,11 +407,10 @@ class WorkerHarness:
         text = self.log()
         # Shown by pytest only when the test fails.
         print("---- fnwm stderr (tail) ----\n" + text[-12000:])
-        for marker in SANITIZER_MARKERS:
-            if marker in text:
-                problems.append("sanitizer report (%s):\n%s"
-                                % (marker, text[-20000:]))
-                break
+        marker = sanitizer_marker(text)
+        if marker:
+            problems.append("sanitizer report (%s):\n%s"
+                            % (marker, text[-20000:]))
         return problems
 
 

@@ -16,23 +16,20 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
+import sys
 import time
 
 import websockets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-FNWM_BIN = os.path.abspath(os.environ.get("FNWM_BIN") or os.path.join(
-    REPO, "build", "master", "fnwm"))
-SANITIZED = os.environ.get("FNWM_SANITIZED", "OFF").strip().upper() in (
-    "ON", "1", "TRUE", "YES")
-SLOW = 3.0 if SANITIZED else 1.0
-PYTHON = "/usr/bin/python3"
-WORKER_PATH = os.path.join(REPO, "tests", "worker")
-SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
-LISTEN_RE = re.compile(r"listening on ws://(\[[^\]]*\]|[^:/\s]+):(\d+)/")
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+
+from fnwmtest import (  # noqa: E402,F401
+    FNWM_BIN, LISTEN_RE, PYTHON, REPO, SANITIZED, SANITIZER_MARKERS, SLOW, T,
+    WORKER_PATH, all_pids, async_wait_for, belongs_to, cmdline, free_port,
+    kill_pid, leftovers, pid_alive, proc_stat, read_bytes as _read,
+    sanitizer_marker, write_json)
 
 # The brief's small timeouts: a stop escalates after 2 s + 1 s, a killed
 # worker comes back after 0.1 .. 0.5 s, and giving up needs 50 deaths a
@@ -51,43 +48,6 @@ STATUS_KEYS = ("version", "state", "pid", "adopted", "monitor", "restarts",
 STATES = ("down", "starting", "running", "stopping", "backoff", "failed")
 
 
-def T(seconds):
-    """A deadline, stretched for sanitizer builds."""
-    return seconds * SLOW
-
-
-async def async_wait_for(cond, timeout, what, interval=0.02):
-    """Polls cond() (sync or async) until truthy; returns the value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if asyncio.iscoroutine(v):
-            v = await v
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s"
-                                 % (timeout, what))
-        await asyncio.sleep(interval)
-
-
-def free_port(lo=None, hi=None, avoid=()):
-    """A free TCP port of 127.0.0.1: from the kernel, or in [lo, hi)."""
-    for _ in range(200):
-        port = random.randrange(lo, hi) if lo else 0
-        if port in avoid:
-            continue
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-            return s.getsockname()[1]
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError("no free port in [%s, %s)" % (lo, hi))
-
-
 # Ports: the master's in [30500, 32700) and the workers' from a random
 # start in [12000, 28000) up -- apart, and both below the kernel's
 # ephemeral range (32768 up by default), so that while a killed master is
@@ -99,40 +59,6 @@ WORKER_PORTS = (12000, 28000)
 
 # ----------------------------------------------------------------------------
 # /proc
-
-
-def _read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def cmdline(pid):
-    raw = _read("/proc/%d/cmdline" % pid)
-    if not raw:
-        return []
-    return [a.decode("utf-8", "replace") for a in raw.split(b"\0")[:-1]]
-
-
-def proc_stat(pid):
-    """(state, ppid, pgrp, starttime) or None."""
-    raw = _read("/proc/%d/stat" % pid)
-    if raw is None:
-        return None
-    rest = raw[raw.rfind(b")") + 2:].split()
-    return rest[0].decode(), int(rest[1]), int(rest[2]), int(rest[19])
-
-
-def all_pids():
-    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
-
-
-def pid_alive(pid):
-    """Alive and not a zombie."""
-    st = proc_stat(pid)
-    return st is not None and st[0] not in ("Z", "X")
 
 
 def _arg_after(argv, flag):
@@ -197,32 +123,6 @@ def scan(cfg_dir):
     return Snapshot(workers, monitors, time.monotonic())
 
 
-def belongs_to(pid, cfg_dir):
-    """Whether pid was started for this config dir (master, monitor,
-    worker, or a child of one: FUNCNODES_CONFIG_DIR is exported)."""
-    argv = cmdline(pid)
-    wd = os.path.join(cfg_dir, "workers")
-    if cfg_dir in argv or wd in argv:
-        return True
-    env = _read("/proc/%d/environ" % pid)
-    return bool(env) and ("FUNCNODES_CONFIG_DIR=%s" % cfg_dir).encode() \
-        in env.split(b"\0")
-
-
-def leftovers(cfg_dir):
-    me = os.getpid()
-    return sorted(p for p in all_pids()
-                  if p != me and pid_alive(p) and belongs_to(p, cfg_dir))
-
-
-def kill_pid(pid, sig=signal.SIGKILL):
-    try:
-        os.kill(pid, sig)
-        return True
-    except OSError:
-        return False
-
-
 def listeners(port):
     """What `ss` says about a TCP port (a diagnostic)."""
     try:
@@ -235,13 +135,6 @@ def listeners(port):
 
 # ----------------------------------------------------------------------------
 # files
-
-
-def write_json(path, obj):
-    tmp = "%s.tmp%d" % (path, random.randrange(1 << 30))
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.rename(tmp, path)
 
 
 def torn_files(workers_dir):
@@ -328,11 +221,11 @@ def files_of(workers_dir, uuid):
 
 
 def sanitizer_report(text):
-    for marker in SANITIZER_MARKERS:
-        i = text.find(marker)
-        if i != -1:
-            return marker, text[max(0, i - 2000):i + 8000]
-    return None
+    marker = sanitizer_marker(text)
+    if marker is None:
+        return None
+    i = text.find(marker)
+    return marker, text[max(0, i - 2000):i + 8000]
 
 
 # ----------------------------------------------------------------------------

@@ -78,8 +78,8 @@ the rounds that settled; lost: those of the rounds that did not) and fails
 if anything was lost or violated, with the seed, the violations grouped by
 kind, the sequence log around the first of each kind, and the tail of the
 master's stderr; the sequence log and every master's stderr are copied to
-a directory of their own (named in the message). tests/fault/repro.py
-reproduces, deterministically, the bugs this test met.
+a directory of their own (named in the message). tests/fault/
+test_regressions.py rebuilds, deterministically, the bugs this test met.
 """
 import asyncio
 import collections

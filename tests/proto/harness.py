@@ -17,6 +17,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,17 +25,13 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 MONITOR_BIN = os.path.abspath(
     os.environ.get("FNWM_MONITOR_BIN")
     or os.path.join(REPO, "build", "monitor", "fnwm-monitor"))
-SANITIZED = os.environ.get("FNWM_SANITIZED", "OFF").strip().upper() in (
-    "ON", "1", "TRUE", "YES")
-SLOW = 3.0 if SANITIZED else 1.0
-PYTHON = "/usr/bin/python3"
 SLEEPER = os.path.join(HERE, "sleeper.py")
-SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 
-
-def T(seconds):
-    """A deadline, stretched for sanitizer builds."""
-    return seconds * SLOW
+from fnwmtest import (  # noqa: E402,F401
+    PYTHON, SANITIZED, SANITIZER_MARKERS, SLOW, T, pid_alive, sanitizer_marker,
+    wait_for)
+from fnwmtest import cmdline as proc_cmdline  # noqa: E402,F401
 
 
 # ----------------------------------------------------------------------------
@@ -266,19 +263,6 @@ class ChannelClosed(Exception):
 # ----------------------------------------------------------------------------
 # waiting and processes
 
-def wait_for(cond, timeout, interval=0.01, what=None):
-    """Polls cond() until it returns something truthy; returns that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.2fs waiting for %s" % (
-                timeout, what or getattr(cond, "__name__", cond)))
-        time.sleep(interval)
-
-
 def assert_stays(cond, duration, interval=0.01, what=None):
     """Asserts cond() holds for the whole of duration (an absence check)."""
     deadline = time.monotonic() + duration
@@ -287,30 +271,6 @@ def assert_stays(cond, duration, interval=0.01, what=None):
         if time.monotonic() >= deadline:
             return
         time.sleep(interval)
-
-
-def proc_state(pid):
-    """The /proc state letter of pid, or None when there is no such pid."""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return chr(data[data.rindex(b")") + 2])
-
-
-def pid_alive(pid):
-    """True for a live process (a zombie is dead)."""
-    return pid > 0 and proc_state(pid) not in (None, "Z", "X", "x")
-
-
-def proc_cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return [a.decode("utf-8", "replace")
-                    for a in f.read().split(b"\0")[:-1]]
-    except (FileNotFoundError, ProcessLookupError):
-        return []
 
 
 def proc_pgid(pid):
@@ -671,7 +631,7 @@ class World:
         reports = []
         for m in self.monitors:
             err = m.stderr()
-            if any(mark in err for mark in SANITIZER_MARKERS):
+            if sanitizer_marker(err):
                 reports.append("%s:\n%s" % (m.stderr_path, err))
         return reports
 

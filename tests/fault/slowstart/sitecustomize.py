@@ -1,4 +1,5 @@
-"""Slow start-up of the FuncNodes worker double, for tests/fault/repro.py.
+"""Slow start-up of the FuncNodes worker double, for
+tests/fault/test_regressions.py.
 
 Python imports this module at start-up when this directory is on
 PYTHONPATH. A worker (`... -m funcnodes ... worker ... start`) then sleeps
