@@ -19,7 +19,7 @@ struct msg_rule {
 static const struct msg_rule msg_rules[] = {
 	{ FNWM_MSG_HELLO, "HELLO", sizeof(struct fnwm_hello),
 	    sizeof(struct fnwm_hello), 0, 0 },
-	{ FNWM_MSG_ERROR, "ERROR", 1, 1024, 0, 1 },
+	{ FNWM_MSG_ERROR, "ERROR", 1, FNWM_MSG_TEXT_MAX, 0, 1 },
 	{ FNWM_MSG_MON_STATE, "MON_STATE", sizeof(struct fnwm_state_msg),
 	    sizeof(struct fnwm_state_msg), 0, 0 },
 	{ FNWM_MSG_MON_EXIT, "MON_EXIT", sizeof(struct fnwm_exit_msg),
@@ -28,8 +28,8 @@ static const struct msg_rule msg_rules[] = {
 	    FNWM_MSG_MAX - sizeof(struct fnwm_msg_hdr),
 	    sizeof(struct fnwm_config_msg), 1 },
 	{ FNWM_MSG_MON_STEP, "MON_STEP", sizeof(struct fnwm_step_done) + 1,
-	    sizeof(struct fnwm_step_done) + 1024, sizeof(struct fnwm_step_done),
-	    1 },
+	    sizeof(struct fnwm_step_done) + FNWM_MSG_TEXT_MAX,
+	    sizeof(struct fnwm_step_done), 1 },
 	{ FNWM_MSG_CMD_START, "CMD_START", 0, 0, 0, 0 },
 	{ FNWM_MSG_CMD_STOP, "CMD_STOP", sizeof(struct fnwm_stop_cmd),
 	    sizeof(struct fnwm_stop_cmd), 0, 0 },
@@ -136,6 +136,112 @@ fnwm_msg_encode(void *out, size_t outsz, uint16_t type, uint32_t seq,
 	if (len > 0)
 		memcpy((unsigned char *)out + sizeof hdr, payload, len);
 	return (sizeof hdr + len);
+}
+
+void
+fnwm_msg_hello_init(struct fnwm_hello *h, uint32_t pid, uint16_t role,
+    uint16_t state)
+{
+	memset(h, 0, sizeof *h);
+	h->pid = pid;
+	h->role = role;
+	h->state = state;
+}
+
+/*
+ * Appends string s with its NUL at *off. Returns 0, or -1 when it does
+ * not fit in outsz bytes (*off is then past outsz, so later calls fail).
+ */
+static int
+msg_put_string(unsigned char *out, size_t outsz, size_t *off, const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	if (*off > outsz || n > outsz - *off) {
+		*off = outsz + 1;
+		return (-1);
+	}
+	memcpy(out + *off, s, n);
+	*off += n;
+	return (0);
+}
+
+/* Appends count strings; as msg_put_string. */
+static int
+msg_put_strings(unsigned char *out, size_t outsz, size_t *off,
+    const char *const *s, int count)
+{
+	int i;
+
+	for (i = 0; i < count; i++)
+		if (msg_put_string(out, outsz, off, s[i]) == -1)
+			return (-1);
+	return (0);
+}
+
+/* The payload room of one frame, at most outsz. */
+static size_t
+msg_room(size_t outsz)
+{
+	size_t max = FNWM_MSG_MAX - sizeof(struct fnwm_msg_hdr);
+
+	return (outsz < max ? outsz : max);
+}
+
+size_t
+fnwm_msg_config_encode(void *out, size_t outsz, const struct fnwm_config_msg *c,
+    const char *log, const char *const *argv, int argc)
+{
+	struct fnwm_config_msg fixed;
+	size_t room = msg_room(outsz), off = sizeof fixed;
+
+	memcpy(&fixed, c, sizeof fixed); /* padding and all */
+	if (argc < 1 || argc > FNWM_ARGV_MAX || room < sizeof fixed)
+		return (0);
+	fixed.argc = (uint16_t)argc;
+	memcpy(out, &fixed, sizeof fixed);
+	if (msg_put_string(out, room, &off, log) == -1 ||
+	    msg_put_strings(out, room, &off, argv, argc) == -1)
+		return (0);
+	return (off);
+}
+
+size_t
+fnwm_msg_step_encode(void *out, size_t outsz, const struct fnwm_step_cmd *c,
+    const char *cwd, const char *const *argv, int argc, const char *const *env,
+    int envc)
+{
+	struct fnwm_step_cmd fixed;
+	size_t room = msg_room(outsz), off = sizeof fixed;
+
+	memcpy(&fixed, c, sizeof fixed); /* padding and all */
+	if (argc < 1 || argc > FNWM_ARGV_MAX || envc < 0 ||
+	    envc > FNWM_ENV_MAX || room < sizeof fixed)
+		return (0);
+	fixed.argc = (uint16_t)argc;
+	fixed.envc = (uint16_t)envc;
+	memcpy(out, &fixed, sizeof fixed);
+	if (msg_put_string(out, room, &off, cwd) == -1 ||
+	    msg_put_strings(out, room, &off, argv, argc) == -1 ||
+	    msg_put_strings(out, room, &off, env, envc) == -1)
+		return (0);
+	return (off);
+}
+
+size_t
+fnwm_msg_step_done_encode(void *out, size_t outsz,
+    const struct fnwm_step_done *d, const char *summary)
+{
+	size_t room = msg_room(outsz), off = sizeof *d;
+
+	if (room > sizeof *d + FNWM_MSG_TEXT_MAX)
+		room = sizeof *d + FNWM_MSG_TEXT_MAX;
+	if (room < sizeof *d)
+		return (0);
+	memcpy(out, d, sizeof *d);
+	if (msg_put_string(out, room, &off, summary) == -1)
+		return (0);
+	return (off);
 }
 
 const char *

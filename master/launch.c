@@ -3,7 +3,7 @@
  * How a worker is launched and supervised, from its JSON and the manager's
  * defaults: the FuncNodes command line, the log file, the restart policy
  * (the worker's own "fnwm" key wins over config.json's "fnwm.restart"),
- * encoded as the CMD_CONFIG frame payload for its monitor.
+ * for its monitor's CMD_CONFIG (laid out by common/msg.c).
  */
 #include <sys/resource.h>
 #include <limits.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "msg.h"
 #include "xmalloc.h"
 #include "master.h"
 
@@ -276,8 +277,7 @@ launch_encode(const struct fnwm_config *cfg, const char *uuid,
 	const char *argv[FNWM_ARGV_MAX];
 	char *python, *datadir, *logpath;
 	double liveness;
-	size_t off, n;
-	int argc = 0, i, rc = -1, autostart;
+	int argc = 0, rc = -1, autostart;
 
 	memset(&c, 0, sizeof c);
 	c.restart = FNWM_RESTART_ON_FAILURE;
@@ -310,30 +310,11 @@ launch_encode(const struct fnwm_config *cfg, const char *uuid,
 	argv[argc++] = "--uuid";
 	argv[argc++] = uuid;
 	argv[argc++] = "start";
-	c.argc = (uint16_t)argc;
-
-	if (sizeof c > bufsz)
-		goto out;
-	memcpy(buf, &c, sizeof c);
-	off = sizeof c;
-	n = strlen(logpath) + 1;
-	if (off + n > bufsz)
-		goto toolong;
-	memcpy(buf + off, logpath, n);
-	off += n;
-	for (i = 0; i < argc; i++) {
-		n = strlen(argv[i]) + 1;
-		if (off + n > bufsz)
-			goto toolong;
-		memcpy(buf + off, argv[i], n);
-		off += n;
-	}
-	*len = off;
-	rc = 0;
-	goto out;
-toolong:
-	*cause = xstrdup("the worker's command line is too long");
-out:
+	*len = fnwm_msg_config_encode(buf, bufsz, &c, logpath, argv, argc);
+	if (*len == 0)
+		*cause = xstrdup("the worker's command line is too long");
+	else
+		rc = 0;
 	free(python);
 	free(datadir);
 	free(logpath);

@@ -579,9 +579,7 @@ mons_spawn(struct monitor *m, char **cause)
 		m->chan = xmalloc(sizeof *m->chan);
 	fnwm_chan_init(m->chan, mons_loop, sv[0], mons_msg_cb, mons_close_cb,
 	    m);
-	memset(&hello, 0, sizeof hello);
-	hello.pid = (uint32_t)getpid();
-	hello.role = FNWM_ROLE_MASTER;
+	fnwm_msg_hello_init(&hello, (uint32_t)getpid(), FNWM_ROLE_MASTER, 0);
 	(void)fnwm_chan_send(m->chan, FNWM_MSG_HELLO, &hello, sizeof hello);
 	log_info("monitor %s started, pid %ld", m->uuid, (long)pid);
 	return (0);
@@ -749,9 +747,7 @@ mons_connect(const char *uuid, int dirfd)
 	if (m->chan == NULL)
 		m->chan = xmalloc(sizeof *m->chan);
 	fnwm_chan_init(m->chan, mons_loop, fd, mons_msg_cb, mons_close_cb, m);
-	memset(&hello, 0, sizeof hello);
-	hello.pid = (uint32_t)getpid();
-	hello.role = FNWM_ROLE_MASTER;
+	fnwm_msg_hello_init(&hello, (uint32_t)getpid(), FNWM_ROLE_MASTER, 0);
 	(void)fnwm_chan_send(m->chan, FNWM_MSG_HELLO, &hello, sizeof hello);
 	/*
 	 * Its configuration may never have reached it (its first master

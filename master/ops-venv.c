@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "msg.h"
 #include "xmalloc.h"
 #include "master.h"
 
@@ -346,32 +347,18 @@ venv_send_step(struct op *op, struct op_step *s)
 	struct fnwm_step_cmd c;
 	static const char *const env[] = { "PIP_DISABLE_PIP_VERSION_CHECK=1",
 		"PYTHONUNBUFFERED=1" };
-	size_t off, n;
-	int i;
+	size_t len;
 
 	memset(&c, 0, sizeof c);
 	c.id = ++op->mon->step_seq;
 	c.timeout_ms = (uint32_t)(master_cfg->step_timeout * 1000);
-	c.argc = (uint16_t)s->argc;
-	c.envc = 2;
-	memcpy(buf, &c, sizeof c);
-	off = sizeof c;
-#define PUT(str)                                                        \
-	do {                                                            \
-		n = strlen(str) + 1;                                    \
-		if (off + n > sizeof buf - sizeof(struct fnwm_msg_hdr)) \
-			return (-1);                                    \
-		memcpy(buf + off, (str), n);                            \
-		off += n;                                               \
-	} while (0)
-	PUT(s->cwd);
-	for (i = 0; i < s->argc; i++)
-		PUT(s->argv[i]);
-	for (i = 0; i < 2; i++)
-		PUT(env[i]);
-#undef PUT
+	len = fnwm_msg_step_encode(buf, sizeof buf, &c, s->cwd,
+	    (const char *const *)s->argv, s->argc, env,
+	    (int)(sizeof env / sizeof *env));
+	if (len == 0)
+		return (-1);
 	op->mon->step_have = 0;
-	return (monitors_send(op->mon, FNWM_MSG_CMD_STEP, buf, off));
+	return (monitors_send(op->mon, FNWM_MSG_CMD_STEP, buf, len));
 }
 
 int

@@ -225,10 +225,8 @@ mon_attach_channel(struct mon *m, int fd)
 
 	fnwm_chan_init(&m->chan, m->loop, fd, mon_msg_cb, mon_close_cb, m);
 	m->chan_up = 1;
-	memset(&hello, 0, sizeof hello);
-	hello.pid = (uint32_t)getpid();
-	hello.role = FNWM_ROLE_MONITOR;
-	hello.state = (uint16_t)m->state;
+	fnwm_msg_hello_init(&hello, (uint32_t)getpid(), FNWM_ROLE_MONITOR,
+	    (uint16_t)m->state);
 	(void)fnwm_chan_send(&m->chan, FNWM_MSG_HELLO, &hello, sizeof hello);
 	report_state(m);
 }

@@ -71,7 +71,7 @@ steps_out_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* The last lines of the output, printable, as the summary. */
-static size_t
+static void
 steps_summary(struct mon *m, char *out, size_t outsz)
 {
 	size_t len = m->step_tail_len, start, lines = 0;
@@ -90,13 +90,13 @@ steps_summary(struct mon *m, char *out, size_t outsz)
 		memcpy(p, " | ", 3);
 		memmove(p + 3, p + 4, strlen(p + 4) + 1);
 	}
-	return (strlen(out) + 1);
 }
 
 static void
 steps_report(struct mon *m, int code, int sig)
 {
-	unsigned char buf[sizeof(struct fnwm_step_done) + 1024];
+	unsigned char buf[sizeof(struct fnwm_step_done) + FNWM_MSG_TEXT_MAX];
+	char summary[FNWM_MSG_TEXT_MAX];
 	struct fnwm_step_done d;
 	size_t n;
 
@@ -107,15 +107,14 @@ steps_report(struct mon *m, int code, int sig)
 	d.elapsed_ms = (uint32_t)(fnwm_now_ms() - m->step_started);
 	d.timed_out = (uint16_t)m->step_timed_out;
 	d.cancelled = (uint16_t)m->step_cancelled;
-	memcpy(buf, &d, sizeof d);
-	n = steps_summary(m, (char *)buf + sizeof d, 1024);
+	steps_summary(m, summary, sizeof summary);
+	n = fnwm_msg_step_done_encode(buf, sizeof buf, &d, summary);
 	log_info("step %u: %s %d after %u ms%s%s", m->step_id,
 	    sig != 0 ? "signal" : "status", sig != 0 ? sig : code, d.elapsed_ms,
 	    d.timed_out ? " (timed out)" : "",
 	    d.cancelled ? " (cancelled)" : "");
-	if (m->chan_up)
-		(void)fnwm_chan_send(&m->chan, FNWM_MSG_MON_STEP, buf,
-		    sizeof d + n);
+	if (m->chan_up && n > 0)
+		(void)fnwm_chan_send(&m->chan, FNWM_MSG_MON_STEP, buf, n);
 }
 
 static void
@@ -287,15 +286,17 @@ refuse:
 	if (m->chan_up) {
 		struct fnwm_step_done d;
 		unsigned char buf[sizeof d + 64];
+		char summary[64];
 		size_t k;
 
 		memset(&d, 0, sizeof d);
 		d.id = c->id;
 		d.code = -1;
-		memcpy(buf, &d, sizeof d);
-		k = steps_summary(m, (char *)buf + sizeof d, 64);
-		(void)fnwm_chan_send(&m->chan, FNWM_MSG_MON_STEP, buf,
-		    sizeof d + k);
+		steps_summary(m, summary, sizeof summary);
+		k = fnwm_msg_step_done_encode(buf, sizeof buf, &d, summary);
+		if (k > 0)
+			(void)fnwm_chan_send(&m->chan, FNWM_MSG_MON_STEP, buf,
+			    k);
 	}
 	return (-1);
 }

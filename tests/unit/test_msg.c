@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the frame codec (common/msg.c): every malformed class. */
+/*
+ * Unit tests of the frame codec (common/msg.c): every malformed class, and
+ * every payload encoder through the decoder and back.
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -129,6 +132,176 @@ test_strings(void **state)
 	expect_bad(buf, n, EPROTO);
 }
 
+/* Decodes frame buf (n bytes); asserts its type and fixed part. */
+static void
+decode_as(const unsigned char *buf, size_t n, uint16_t type, const void *fixed,
+    size_t fixedsz, struct fnwm_msg *msg)
+{
+	size_t used;
+
+	assert_true(n > 0);
+	assert_int_equal(fnwm_msg_decode(buf, n, msg, &used), 1);
+	assert_int_equal(used, n);
+	assert_int_equal(msg->hdr.type, type);
+	assert_true(msg->len >= fixedsz);
+	assert_memory_equal(msg->payload, fixed, fixedsz);
+}
+
+/* The strings after the fixed part are exactly want[0..count). */
+static void
+expect_strings(const struct fnwm_msg *msg, const char *const *want, int count)
+{
+	size_t off = 0;
+	int i;
+
+	for (i = 0; i < count; i++)
+		assert_string_equal(fnwm_msg_string(msg, &off), want[i]);
+	assert_null(fnwm_msg_string(msg, &off));
+}
+
+static void
+test_hello_encoder(void **state)
+{
+	unsigned char buf[FNWM_MSG_MAX];
+	struct fnwm_hello h, want;
+	struct fnwm_msg msg;
+
+	memset(&want, 0, sizeof want);
+	want.pid = 4242;
+	want.role = FNWM_ROLE_MONITOR;
+	want.state = FNWM_WS_RUNNING;
+	memset(&h, 0xa5, sizeof h);
+	fnwm_msg_hello_init(&h, 4242, FNWM_ROLE_MONITOR, FNWM_WS_RUNNING);
+	assert_memory_equal(&h, &want, sizeof h);
+	decode_as(buf, frame(buf, FNWM_MSG_HELLO, &h, sizeof h), FNWM_MSG_HELLO,
+	    &want, sizeof want, &msg);
+}
+
+static void
+test_config_encoder(void **state)
+{
+	unsigned char payload[FNWM_MSG_MAX], buf[FNWM_MSG_MAX];
+	static const char *const argv[] = { "/usr/bin/python3", "-m",
+		"funcnodes", "worker", "--uuid", "u1", "start" };
+	const char *strings[8] = { "/w/worker.log" };
+	struct fnwm_config_msg c, want;
+	struct fnwm_msg msg;
+	char big[FNWM_MSG_MAX];
+	size_t n;
+	int i;
+
+	memset(&c, 0, sizeof c);
+	c.restart = FNWM_RESTART_ALWAYS;
+	c.healthy_ms = 10000;
+	c.limits = FNWM_LIMIT_NOFILE;
+	c.nofile = 4096;
+	c.argc = 99; /* set by the encoder from its argc */
+	n = fnwm_msg_config_encode(payload, sizeof payload, &c, "/w/worker.log",
+	    argv, 7);
+	want = c;
+	want.argc = 7;
+	/* The layout: the struct, then the log and argv with their NULs. */
+	assert_int_equal(n,
+	    sizeof c + sizeof "/w/worker.log" + sizeof "/usr/bin/python3" + 3 +
+	        10 + 7 + 7 + 3 + 6);
+	for (i = 0; i < 7; i++)
+		strings[i + 1] = argv[i];
+	decode_as(buf, frame(buf, FNWM_MSG_CMD_CONFIG, payload, n),
+	    FNWM_MSG_CMD_CONFIG, &want, sizeof want, &msg);
+	expect_strings(&msg, strings, 8);
+
+	/* Too long for one frame, too few or too many arguments: refused. */
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(fnwm_msg_config_encode(payload, sizeof payload, &c,
+	                     big, argv, 7),
+	    0);
+	assert_int_equal(fnwm_msg_config_encode(payload, sizeof payload, &c,
+	                     "/l", argv, 0),
+	    0);
+	assert_int_equal(fnwm_msg_config_encode(payload, sizeof payload, &c,
+	                     "/l", argv, FNWM_ARGV_MAX + 1),
+	    0);
+	/* A buffer smaller than the payload: refused. */
+	assert_int_equal(fnwm_msg_config_encode(payload, sizeof c + 5, &c,
+	                     "/w/worker.log", argv, 7),
+	    0);
+}
+
+static void
+test_step_encoder(void **state)
+{
+	unsigned char payload[FNWM_MSG_MAX], buf[FNWM_MSG_MAX];
+	static const char *const argv[] = { "/v/bin/python", "-m", "pip" };
+	static const char *const env[] = { "A=1", "B=2" };
+	static const char *const strings[] = { "/data", "/v/bin/python", "-m",
+		"pip", "A=1", "B=2" };
+	struct fnwm_step_cmd c, want;
+	struct fnwm_msg msg;
+	size_t n;
+
+	memset(&c, 0, sizeof c);
+	c.id = 3;
+	c.timeout_ms = 600000;
+	n = fnwm_msg_step_encode(payload, sizeof payload, &c, "/data", argv, 3,
+	    env, 2);
+	want = c;
+	want.argc = 3;
+	want.envc = 2;
+	assert_int_equal(n, sizeof c + 6 + 14 + 3 + 4 + 4 + 4);
+	decode_as(buf, frame(buf, FNWM_MSG_CMD_STEP, payload, n),
+	    FNWM_MSG_CMD_STEP, &want, sizeof want, &msg);
+	expect_strings(&msg, strings, 6);
+
+	/* No environment at all is a step too. */
+	n = fnwm_msg_step_encode(payload, sizeof payload, &c, "/data", argv, 3,
+	    NULL, 0);
+	want.envc = 0;
+	decode_as(buf, frame(buf, FNWM_MSG_CMD_STEP, payload, n),
+	    FNWM_MSG_CMD_STEP, &want, sizeof want, &msg);
+	expect_strings(&msg, strings, 4);
+	assert_int_equal(fnwm_msg_step_encode(payload, sizeof payload, &c,
+	                     "/data", argv, 3, env, FNWM_ENV_MAX + 1),
+	    0);
+}
+
+static void
+test_step_done_encoder(void **state)
+{
+	unsigned char payload[FNWM_MSG_MAX], buf[FNWM_MSG_MAX];
+	static const char *const strings[] = { "error: no | such package" };
+	struct fnwm_step_done d;
+	struct fnwm_msg msg;
+	char big[FNWM_MSG_TEXT_MAX + 1];
+	size_t n;
+
+	memset(&d, 0, sizeof d);
+	d.id = 9;
+	d.code = 1;
+	d.elapsed_ms = 1500;
+	d.timed_out = 1;
+	n = fnwm_msg_step_done_encode(payload, sizeof payload, &d, strings[0]);
+	assert_int_equal(n, sizeof d + strlen(strings[0]) + 1);
+	decode_as(buf, frame(buf, FNWM_MSG_MON_STEP, payload, n),
+	    FNWM_MSG_MON_STEP, &d, sizeof d, &msg);
+	expect_strings(&msg, strings, 1);
+
+	/* An empty summary is one NUL; the longest one fills the rule. */
+	n = fnwm_msg_step_done_encode(payload, sizeof payload, &d, "");
+	assert_int_equal(n, sizeof d + 1);
+	assert_true(frame(buf, FNWM_MSG_MON_STEP, payload, n) > 0);
+	memset(big, 'x', sizeof big);
+	big[FNWM_MSG_TEXT_MAX - 1] = '\0';
+	n = fnwm_msg_step_done_encode(payload, sizeof payload, &d, big);
+	assert_int_equal(n, sizeof d + FNWM_MSG_TEXT_MAX);
+	assert_true(frame(buf, FNWM_MSG_MON_STEP, payload, n) > 0);
+	big[FNWM_MSG_TEXT_MAX - 1] = 'x';
+	big[FNWM_MSG_TEXT_MAX] = '\0';
+	assert_int_equal(fnwm_msg_step_done_encode(payload, sizeof payload, &d,
+	                     big),
+	    0);
+}
+
 static void
 test_back_to_back(void **state)
 {
@@ -158,6 +331,10 @@ main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_back_to_back),
+		cmocka_unit_test(test_hello_encoder),
+		cmocka_unit_test(test_config_encoder),
+		cmocka_unit_test(test_step_encoder),
+		cmocka_unit_test(test_step_done_encoder),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
