@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Atomic writes (tmp + fsync + rename + dir fsync) and capped reads. */
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <errno.h>
@@ -10,7 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "fileio.h"
+
+static int read_fd(int fd, size_t max, char **out, size_t *outlen);
 
 static int
 write_all(int fd, const void *data, size_t len)
@@ -86,16 +90,83 @@ fail:
 }
 
 int
+fnwm_atomic_write_at(int dirfd, const char *name, const void *data, size_t len,
+    mode_t mode)
+{
+	char tmp[NAME_MAX + 1];
+	unsigned char rnd[6];
+	int fd, saved, tries;
+
+	for (tries = 0;; tries++) {
+		if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+			return (-1);
+		if (snprintf(tmp, sizeof tmp,
+		        ".%.200s.%02x%02x%02x%02x%02x%02x", name, rnd[0],
+		        rnd[1], rnd[2], rnd[3], rnd[4],
+		        rnd[5]) >= (int)sizeof tmp) {
+			errno = ENAMETOOLONG;
+			return (-1);
+		}
+		fd = openat(dirfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd != -1 || errno != EEXIST || tries > 8)
+			break;
+	}
+	if (fd == -1)
+		return (-1);
+	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
+	    fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	/* rename never follows a symlink at name: it replaces it. */
+	if (renameat(dirfd, tmp, dirfd, name) == -1)
+		goto fail;
+	(void)fsync(dirfd);
+	return (0);
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	(void)unlinkat(dirfd, tmp, 0);
+	errno = saved;
+	return (-1);
+}
+
+int
+fnwm_read_file_at(int dirfd, const char *path, size_t max, char **out,
+    size_t *outlen)
+{
+	int fd = fnwm_open_beneath(dirfd, path, O_RDONLY | O_NONBLOCK, 0);
+
+	if (fd == -1)
+		return (-1);
+	return (read_fd(fd, max, out, outlen));
+}
+
+int
 fnwm_read_file(const char *path, size_t max, char **out, size_t *outlen)
 {
-	struct stat st;
-	size_t cap, len = 0;
-	char *buf;
-	int fd, saved;
+	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd == -1)
 		return (-1);
+	return (read_fd(fd, max, out, outlen));
+}
+
+/* Reads all of fd (closed here) with a size cap. */
+static int
+read_fd(int fd, size_t max, char **out, size_t *outlen)
+{
+	struct stat st;
+	size_t cap, len = 0;
+	char *buf;
+	int saved;
+
 	if (fstat(fd, &st) == -1)
 		goto fail_fd;
 	if (!S_ISREG(st.st_mode)) {

@@ -21,6 +21,18 @@ fnwm_atomic_write(const char *path, const void *data, size_t len, mode_t mode);
  */
 int fnwm_read_file(const char *path, size_t max, char **out, size_t *outlen);
 
+/*
+ * The same, for name in the directory dirfd: the temporary is created
+ * O_EXCL | O_NOFOLLOW there and renamed over name (a symlink at name is
+ * replaced, never followed).
+ */
+int fnwm_atomic_write_at(int dirfd, const char *name, const void *data,
+    size_t len, mode_t mode);
+
+/* fnwm_read_file of path beneath dirfd, no symlink followed on the way. */
+int fnwm_read_file_at(int dirfd, const char *path, size_t max, char **out,
+    size_t *outlen);
+
 /* mkdir -p with mode for the directories it creates. Returns 0 or -1. */
 int fnwm_mkdirs(const char *path, mode_t mode);
 
