@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "fileio.h"
 #include "log.h"
 #include "util.h"
@@ -256,19 +257,61 @@ files_read_history(struct mon *m)
 	m->record.nhist = prev.nhist;
 }
 
-/* Copies src to dst with a fixed buffer (no heap in the monitor). */
+/*
+ * The directory of the worker's log (O_PATH, its last step not a
+ * symlink) and, in *name, the log's name in it; -1 with errno. No path
+ * buffer: the monitor's stack stays small.
+ */
 static int
-files_copy(const char *src, const char *dst)
+files_log_dir(struct mon *m, const char **name)
+{
+	char *slash = strrchr(m->log_path, '/');
+	int fd, saved;
+
+	if (slash == NULL || slash[1] == '\0') {
+		errno = EINVAL;
+		return (-1);
+	}
+	*name = slash + 1;
+	if (slash == m->log_path)
+		return (open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+	*slash = '\0';
+	fd = open(m->log_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	saved = errno;
+	*slash = '/';
+	errno = saved;
+	return (fd);
+}
+
+int
+files_log_open(struct mon *m)
+{
+	const char *name;
+	int dfd, fd, saved;
+
+	if ((dfd = files_log_dir(m, &name)) == -1)
+		return (-1);
+	fd = fnwm_open_beneath(dfd, name, O_WRONLY | O_APPEND | O_CREAT, 0600);
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return (fd);
+}
+
+/* Copies src to dst in dfd with a fixed buffer (no heap in the monitor). */
+static int
+files_copy(int dfd, const char *src, const char *dst)
 {
 	char buf[8192];
 	ssize_t n;
 	int in, out, rc = 0;
 
-	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	in = fnwm_open_beneath(dfd, src, O_RDONLY, 0);
 	if (in == -1)
 		return (-1);
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	/* A symlink at dst is replaced, not written through. */
+	(void)unlinkat(dfd, dst, 0);
+	out = fnwm_open_beneath(dfd, dst, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (out == -1) {
 		close(in);
 		return (-1);
@@ -288,30 +331,43 @@ files_copy(const char *src, const char *dst)
 /*
  * copytruncate: the worker writes the log through its own O_APPEND fd (a
  * pipe through us would die with us), so the file is copied aside and
- * truncated in place; the worker's next write lands at the new end.
+ * truncated in place; the worker's next write lands at the new end. All
+ * of it through the log's directory: no symlink is followed.
  */
-static void __attribute__((noinline))
-files_log_rotate_now(struct mon *m, const struct stat *sb)
+static void __attribute__((noinline)) files_log_rotate_now(struct mon *m)
 {
-	char from[PATH_MAX + 16], to[PATH_MAX + 16];
-	struct stat st = *sb;
+	char from[NAME_MAX + 16], to[NAME_MAX + 16];
+	const char *name;
+	struct stat st;
 	uint32_t i;
+	int dfd, fd;
 
+	if ((dfd = files_log_dir(m, &name)) == -1)
+		return;
+	/* Checked again on what is really there: a file, not a link. */
+	fd = fnwm_open_beneath(dfd, name, O_WRONLY, 0);
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size <= m->log_max)
+		goto out;
 	for (i = m->log_keep; i > 1; i--) {
-		snprintf(from, sizeof from, "%s.%u", m->log_path, i - 1);
-		snprintf(to, sizeof to, "%s.%u", m->log_path, i);
-		(void)rename(from, to);
+		snprintf(from, sizeof from, "%s.%u", name, i - 1);
+		snprintf(to, sizeof to, "%s.%u", name, i);
+		(void)renameat(dfd, from, dfd, to);
 	}
 	if (m->log_keep > 0) {
-		snprintf(to, sizeof to, "%s.1", m->log_path);
-		if (files_copy(m->log_path, to) == -1)
+		snprintf(to, sizeof to, "%s.1", name);
+		if (files_copy(dfd, name, to) == -1)
 			log_warn("copy %s", m->log_path);
 	}
-	if (truncate(m->log_path, 0) == -1)
+	if (ftruncate(fd, 0) == -1)
 		log_warn("truncate %s", m->log_path);
 	else
 		log_info("rotated %s (%lld bytes)", m->log_path,
 		    (long long)st.st_size);
+out:
+	if (fd != -1)
+		close(fd);
+	close(dfd);
 }
 
 /*
@@ -324,10 +380,10 @@ files_log_rotate(struct mon *m)
 {
 	struct stat st;
 
-	if (m->log_max == 0 || stat(m->log_path, &st) == -1 ||
-	    (uint64_t)st.st_size <= m->log_max)
+	if (m->log_max == 0 || lstat(m->log_path, &st) == -1 ||
+	    !S_ISREG(st.st_mode) || (uint64_t)st.st_size <= m->log_max)
 		return;
-	files_log_rotate_now(m, &st);
+	files_log_rotate_now(m);
 }
 
 static void
@@ -366,7 +422,8 @@ files_log_watch(struct mon *m)
 		log_warn("inotify");
 		return;
 	}
-	if (inotify_add_watch(m->logwatch_fd, m->log_path, IN_MODIFY) == -1) {
+	if (inotify_add_watch(m->logwatch_fd, m->log_path,
+	        IN_MODIFY | IN_DONT_FOLLOW) == -1) {
 		log_warn("inotify %s", m->log_path);
 		close(m->logwatch_fd);
 		m->logwatch_fd = -1;

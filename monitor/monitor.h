@@ -152,6 +152,12 @@ void files_read_history(struct mon *);
 void files_final_runstate(struct mon *);
 void files_clear_p(struct mon *, pid_t);
 void files_log_watch(struct mon *);
+/*
+ * Opens the worker's log for appending (created 0600): through its
+ * directory, opened with no symlink as its last step, and O_NOFOLLOW, so
+ * a symlink planted as worker.log is never written through. -1 + errno.
+ */
+int files_log_open(struct mon *);
 void files_log_unwatch(struct mon *);
 /* Reads the worker's .p: its pid, or 0. */
 pid_t files_read_pid(struct mon *, struct timespec *mtime);

@@ -240,10 +240,7 @@ steps_start(struct mon *m, const struct fnwm_msg *msg)
 	m->step_tail_len = 0;
 	m->step_timed_out = m->step_cancelled = 0;
 	m->step_started = fnwm_now_ms();
-	m->step_logfd = m->log_path[0] != '\0'
-	    ? open(m->log_path,
-	          O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)
-	    : -1;
+	m->step_logfd = m->log_path[0] != '\0' ? files_log_open(m) : -1;
 	if (pipe2(pfd, O_CLOEXEC) == -1)
 		goto fail;
 	pid = fork();

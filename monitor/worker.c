@@ -223,8 +223,7 @@ worker_spawn(struct mon *m)
 		return (-1);
 	/* Whatever a dead worker left would stop a real one starting. */
 	files_worker_exited(m, 0, NULL);
-	logfd = open(m->log_path,
-	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	logfd = files_log_open(m);
 	if (logfd == -1)
 		log_warn("open %s (worker output is discarded)", m->log_path);
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
