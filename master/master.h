@@ -64,8 +64,14 @@ struct fnwm_config {
 	size_t n_allowed_hosts;
 	char *tls_cert, *tls_key; /* PEM paths; NULL: no TLS */
 	int insecure_remote;      /* plain ws:// off the host is allowed */
-	double liveness_timeout; /* unanswered probes before unresponsive, s */
-	int autostart;           /* workers start with the manager by default */
+	double liveness_timeout;  /* unanswered probes before unresponsive, s */
+	int autostart; /* workers start with the manager by default */
+	char **allowed_data_roots; /* data dirs may also lie beneath */
+	size_t n_allowed_data_roots;
+	int allow_direct_references; /* dependencies may be URLs, paths */
+	size_t max_kwargs_bytes;     /* new_worker's kwargs, serialized */
+	size_t max_workers;          /* worker JSON files new_worker adds to */
+	int max_parallel_steps;      /* venv/pip steps at once, all workers */
 };
 
 struct fnwm_args {
@@ -138,6 +144,53 @@ int tls_check_pair(const char *cert, const char *key, char **cause);
 void tls_server_ctx(void *ssl_ctx);
 /* Puts the (checked) pair into the live server context for new peers. */
 int tls_reload(const char *cert, const char *key, char **cause);
+/* paths.c: where a worker's data may be (see the file) */
+/*
+ * Splits dir into the root it lies strictly beneath (the workers dir or an
+ * allowed data root) and its path below it; 0, or -1 when it lies
+ * elsewhere or has a "." or ".." component.
+ */
+int paths_confine(const struct fnwm_config *, const char *dir,
+    const char **root, const char **rel);
+/* Whether a client's data_path (absolute or relative to the workers dir)
+ * is confined; 0 or -1. */
+int paths_check_client(const struct fnwm_config *, const char *value);
+/*
+ * Opens a worker's data dir (O_PATH | O_DIRECTORY): beneath its root when
+ * confined, else by its path with the last step no symlink. -1 + errno.
+ */
+int
+paths_open_data_dir(const struct fnwm_config *, const char *dir, int *confined);
+/* mkdir of a confined data dir; -1 with errno (EXDEV: not confined). */
+int paths_make_data_dir(const struct fnwm_config *, const char *dir);
+/*
+ * Starts removing a confined data dir in a child (symlinks unlinked, never
+ * followed); its pid, or 0 when nothing is to be removed or fork failed.
+ */
+pid_t paths_remove_data_dir(const struct fnwm_config *, const char *dir);
+/* The same, at once: for a data dir just made (a failed creation). */
+int paths_remove_new_dir(const struct fnwm_config *, const char *dir);
+
+/* pep508.c */
+/*
+ * Whether req is a PEP 508 requirement (name, extras, version specifiers,
+ * marker); with allow_direct also "name @ URL" and a bare URL or path.
+ * Never anything starting with "-".
+ */
+int pep508_valid(const char *req, int allow_direct);
+
+/* limits.c */
+enum limit_kind {
+	LIMIT_KWARGS_BYTES,
+	LIMIT_MAX_WORKERS,
+	LIMIT_PARALLEL_STEPS,
+	LIMIT_MAX,
+};
+/* Counts a hit and logs it, at most once a second per limit. */
+void limits_hit(enum limit_kind, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+uint64_t limits_hits(enum limit_kind);
+const char *limits_name(enum limit_kind);
 
 /* lock.c */
 /* Takes the manager lock of the config dir; 0, or -1 with a cause. */
@@ -421,6 +474,8 @@ struct monitor {
 	int st_seen;  /* st came from this monitor process */
 	int fresh;    /* spawned: its first report is still to come */
 	unsigned gen; /* counts the monitor processes this record had */
+	pid_t wpid;   /* the worker pid its monitor reported, and when */
+	unsigned long long wstart; /* that process started (/proc ticks) */
 	struct fnwm_exit_msg last_exit;
 	int have_exit;
 	struct op_list ops;         /* serialised operations on this worker */
@@ -522,8 +577,11 @@ struct op {
 	int step_sent;
 	int steps_failed;
 	char *fail_summary;
-	int autostart; /* an activation of autostart.c */
+	int autostart;   /* an activation of autostart.c */
+	int step_slot;   /* holds one of fnwm.max_parallel_steps */
+	int step_queued; /* waits in the step queue for a slot */
 	TAILQ_ENTRY(op) entry;
+	TAILQ_ENTRY(op) stepq;
 };
 void ops_init(struct ev_loop *, const struct fnwm_config *);
 /* Queues an operation on uuid for the client with id client. */
@@ -552,6 +610,10 @@ void
 venv_add_step(struct op *, const char *label, double progress, int best_effort,
     const char *failure, const char *cwd, const char *const *argv);
 void venv_free_steps(struct op *);
+/* Gives back the op's step slot and leaves the queue (op ends). */
+void venv_release(struct op *);
+/* Steps running now, across all workers (for /metrics). */
+int venv_steps_running(void);
 /* The steps creating dir/.venv with funcnodes in it. */
 void venv_plan_create(struct op *, const char *datadir, int broadcast);
 /* The update_on_startup upgrades of a worker's venv. */

@@ -160,6 +160,67 @@ mons_event(struct monitor *m, const struct fnwm_state_msg *st)
 
 static int mons_meant_to_run(const char *uuid);
 
+/*
+ * Signals the monitor process: ours (a child), or one adopted through its
+ * socket (then through its pidfd, which cannot name a reused pid).
+ */
+static void
+mons_signal_monitor(struct monitor *m, int sig)
+{
+	if (m->pid <= 1 || m->pid == getpid())
+		return;
+	if (m->adopted_proc && m->pidfd != -1) {
+		if (syscall(SYS_pidfd_send_signal, m->pidfd, sig, NULL, 0) ==
+		        -1 &&
+		    errno != ESRCH)
+			log_warn("monitor %s: pidfd_send_signal", m->uuid);
+		return;
+	}
+	(void)kill(m->pid, sig);
+}
+
+/* Records the worker pid a monitor reports, with its start time. */
+static void
+mons_note_worker(struct monitor *m, pid_t pid)
+{
+	unsigned long long start = 0;
+
+	m->wpid = 0;
+	m->wstart = 0;
+	if (pid > 1 && fnwm_proc_alive(pid, &start) == 1) {
+		m->wpid = pid;
+		m->wstart = start;
+	}
+}
+
+/*
+ * Signals the worker (its process group when group is set) only when it
+ * is still the process its monitor reported: never pid 0, 1 or ours, never
+ * a pid since reused (the start time tells).
+ */
+static int
+mons_signal_worker(struct monitor *m, pid_t pid, int group, int sig)
+{
+	unsigned long long start = 0;
+
+	if (pid <= 1 || pid == getpid()) {
+		log_warnx("worker %s: refusing to signal pid %ld", m->uuid,
+		    (long)pid);
+		return (-1);
+	}
+	if (fnwm_proc_alive(pid, &start) != 1)
+		return (-1);
+	if (pid != m->wpid || start != m->wstart) {
+		log_warnx("worker %s: pid %ld is not the worker its monitor "
+		          "reported; not signalled",
+		    m->uuid, (long)pid);
+		return (-1);
+	}
+	if (group && kill(-pid, sig) == 0)
+		return (0);
+	return (kill(pid, sig));
+}
+
 static void
 mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 {
@@ -206,6 +267,7 @@ mons_msg_cb(struct fnwm_chan *ch, const struct fnwm_msg *msg, void *arg)
 		m->st = *st;
 		m->have_st = 1;
 		m->st_seen = 1;
+		mons_note_worker(m, st->pid);
 		if (same) {
 			ops_kick(m->uuid);
 			break;
@@ -269,8 +331,7 @@ bad:
 	log_warnx("monitor %s: unexpected %s frame; killing it", m->uuid,
 	    fnwm_msg_type_name(msg->hdr.type));
 	fnwm_chan_close(ch);
-	if (m->pid > 0)
-		kill(m->pid, SIGTERM);
+	mons_signal_monitor(m, SIGTERM);
 }
 
 static void
@@ -281,8 +342,7 @@ mons_close_cb(struct fnwm_chan *ch, int err, void *arg)
 	if (err != 0) {
 		log_warnx("monitor %s: channel: %s; killing it", m->uuid,
 		    strerror(err));
-		if (m->pid > 0)
-			kill(m->pid, SIGTERM);
+		mons_signal_monitor(m, SIGTERM);
 	}
 	/* EOF: the child watcher tells why it went. */
 }
@@ -686,15 +746,14 @@ monitors_kill(struct monitor *m)
 	log_warnx("monitor %s did not finish in time: SIGKILL", m->uuid);
 	m->exiting = 1;
 	if (m->have_st && m->st.pid > 0)
-		(void)kill(m->st.flags & FNWM_STATE_ADOPTED ? m->st.pid
-		                                            : -m->st.pid,
-		    SIGKILL);
-	else if ((worker = mons_run_lock_holder(m->uuid)) > 0) {
+		(void)mons_signal_worker(m, m->st.pid,
+		    !(m->st.flags & FNWM_STATE_ADOPTED), SIGKILL);
+	else if ((worker = mons_run_lock_holder(m->uuid)) > 1) {
 		/* It never reported: the run lock names its worker. */
-		if (kill(-worker, SIGKILL) == -1)
-			(void)kill(worker, SIGKILL);
+		mons_note_worker(m, worker);
+		(void)mons_signal_worker(m, worker, 1, SIGKILL);
 	}
-	(void)kill(m->pid, SIGKILL);
+	mons_signal_monitor(m, SIGKILL);
 }
 
 /* Connects to a running monitor's socket; 0, or -1 when none answers. */
@@ -720,7 +779,15 @@ mons_connect(const char *uuid, int dirfd)
 		return (-1);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
-	    cred.pid <= 0) {
+	    cred.pid <= 1) {
+		close(fd);
+		return (-1);
+	}
+	/* Only a monitor of our own user speaks for a worker. */
+	if (cred.uid != geteuid()) {
+		log_warnx("worker_%s.sock is served by pid %ld of uid %ld, not "
+		          "ours; ignored",
+		    uuid, (long)cred.pid, (long)cred.uid);
 		close(fd);
 		return (-1);
 	}
