@@ -23,6 +23,12 @@ uint64_t fnwm_now_us(void);
  * 1..128 characters of [A-Za-z0-9._-], not starting with '.'.
  */
 int fnwm_worker_id_valid(const char *id, size_t len);
+/*
+ * The longest uuid new_worker accepts: its monitor's socket,
+ * /proc/self/fd/<fd>/worker_<uuid>.sock, must fit sun_path (108 bytes)
+ * for a new master to re-adopt it.
+ */
+#define FNWM_UUID_MAX 64
 
 /* Sets O_NONBLOCK / FD_CLOEXEC. Return 0 or -1. */
 int fnwm_set_nonblock(int fd);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "fileio.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -323,6 +324,69 @@ config_access(struct fnwm_config *cfg, json_object *root, char **cause)
 	return (0);
 }
 
+/* fnwm.allowed_data_roots: absolute directories, kept without a
+ * trailing slash; "/" and paths with "." or ".." are refused. */
+static int
+config_data_roots(struct fnwm_config *cfg, json_object *root, char **cause)
+{
+	json_object *v = config_get(root, "fnwm", "allowed_data_roots"), *e;
+	const char *s;
+	size_t i, n, len;
+
+	if (v == NULL || json_object_is_type(v, json_type_null))
+		return (0);
+	if (!json_object_is_type(v, json_type_array))
+		goto bad;
+	n = json_object_array_length(v);
+	cfg->allowed_data_roots = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(v, i);
+		if (!json_object_is_type(e, json_type_string))
+			goto bad;
+		s = json_object_get_string(e);
+		len = strlen(s);
+		while (len > 1 && s[len - 1] == '/')
+			len--;
+		if (s[0] != '/' || len <= 1 || !fnwm_path_plain(s + 1))
+			goto bad;
+		cfg->allowed_data_roots[cfg->n_allowed_data_roots++] =
+		    xstrndup(s, len);
+	}
+	return (0);
+bad:
+	*cause = xstrdup("config.json: fnwm.allowed_data_roots must be a list "
+	                 "of absolute directories (not \"/\", no \".\" or "
+	                 "\"..\")");
+	return (-1);
+}
+
+/* The ceilings on what clients may make the manager hold or run. */
+static int
+config_limits(struct fnwm_config *cfg, json_object *root, char **cause)
+{
+	double d;
+
+	d = (double)cfg->max_kwargs_bytes;
+	if (config_get_number(root, "fnwm", "max_kwargs_bytes", 256,
+	        64.0 * 1024 * 1024, &d, cause) == -1)
+		return (-1);
+	cfg->max_kwargs_bytes = (size_t)d;
+	d = (double)cfg->max_workers;
+	if (config_get_number(root, "fnwm", "max_workers", 1, 1e7, &d, cause) ==
+	    -1)
+		return (-1);
+	cfg->max_workers = (size_t)d;
+	d = cfg->max_parallel_steps;
+	if (config_get_number(root, "fnwm", "max_parallel_steps", 1, 1024, &d,
+	        cause) == -1)
+		return (-1);
+	cfg->max_parallel_steps = (int)d;
+	if (config_get_bool(root, "fnwm", "allow_direct_references",
+	        &cfg->allow_direct_references, cause) == -1)
+		return (-1);
+	return (config_data_roots(cfg, root, cause));
+}
+
 int
 config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 {
@@ -350,6 +414,9 @@ config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 	cfg->upgrade_on_start = 1;
 	cfg->liveness_timeout = 30.0;
 	cfg->log_level = -1;
+	cfg->max_kwargs_bytes = 64 * 1024;
+	cfg->max_workers = 10000;
+	cfg->max_parallel_steps = 2;
 	cfg->debug = args->debug;
 	env = getenv("FUNCNODES_WORKER_IN_VENV");
 	cfg->in_venv_default = env == NULL || strcmp(env, "1") == 0 ||
@@ -501,7 +568,8 @@ config_load(struct fnwm_config *cfg, const struct fnwm_args *args, char **cause)
 		goto out;
 	cfg->max_clients = (size_t)d;
 	if (config_origins(cfg, root, args, cause) == -1 ||
-	    config_access(cfg, root, cause) == -1)
+	    config_access(cfg, root, cause) == -1 ||
+	    config_limits(cfg, root, cause) == -1)
 		goto out;
 
 	if (args->host != NULL) {
@@ -563,6 +631,9 @@ config_free(struct fnwm_config *cfg)
 	for (i = 0; i < cfg->n_allowed_origins; i++)
 		free(cfg->allowed_origins[i]);
 	free(cfg->allowed_origins);
+	for (i = 0; i < cfg->n_allowed_data_roots; i++)
+		free(cfg->allowed_data_roots[i]);
+	free(cfg->allowed_data_roots);
 	for (i = 0; i < cfg->n_allowed_hosts; i++)
 		free(cfg->allowed_hosts[i]);
 	free(cfg->allowed_hosts);
@@ -609,6 +680,12 @@ config_reload(struct fnwm_config *cfg, const struct fnwm_args *args,
 	cfg->liveness_timeout = n.liveness_timeout;
 	cfg->autostart = n.autostart;
 	cfg->log_level = n.log_level;
+	cfg->max_kwargs_bytes = n.max_kwargs_bytes;
+	cfg->max_workers = n.max_workers;
+	cfg->max_parallel_steps = n.max_parallel_steps;
+	cfg->allow_direct_references = n.allow_direct_references;
+	CONFIG_SWAP(char **, cfg->allowed_data_roots, n.allowed_data_roots);
+	CONFIG_SWAP(size_t, cfg->n_allowed_data_roots, n.n_allowed_data_roots);
 	origins = cfg->allowed_origins;
 	norigins = cfg->n_allowed_origins;
 	cfg->allowed_origins = n.allowed_origins;

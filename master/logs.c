@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "log.h"
 #include "xmalloc.h"
 #include "master.h"
@@ -50,6 +51,42 @@ logs_path(const char *uuid)
 
 	free(dir);
 	return (path);
+}
+
+/*
+ * Opens uuid's worker.log through its data dir's fd, no symlink followed
+ * (flags as for open; O_CREAT makes it 0600). -1 with errno.
+ */
+static int
+logs_open(const char *uuid, int flags)
+{
+	char *dir = launch_data_dir(master_cfg, uuid, registry_entry(uuid));
+	int dfd, fd, confined, saved;
+
+	dfd = paths_open_data_dir(master_cfg, dir, &confined);
+	free(dir);
+	if (dfd == -1)
+		return (-1);
+	fd = fnwm_open_beneath(dfd, "worker.log", flags, 0600);
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return (fd);
+}
+
+/* fstat of uuid's worker.log, reached as logs_open does; 0 or -1. */
+static int
+logs_stat(const char *uuid, struct stat *st)
+{
+	int fd = logs_open(uuid, O_RDONLY), rc, saved;
+
+	if (fd == -1)
+		return (-1);
+	rc = fstat(fd, st);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (rc);
 }
 
 /* Adds the complete lines of buf to arr; keeps an unfinished one. */
@@ -129,7 +166,7 @@ logs_read_new(struct follower *f, json_object *arr, size_t max)
 	size_t want;
 	int fd;
 
-	fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = logs_open(f->uuid, O_RDONLY);
 	if (fd == -1)
 		return (-1);
 	if (fstat(fd, &st) == -1) {
@@ -343,7 +380,7 @@ logs_request(struct ws_client *c, const char *uuid, int lines, int follow,
 	f->uuid = xstrdup(uuid);
 	f->path = logs_path(uuid);
 	f->wd = -1;
-	if (stat(f->path, &st) == -1) {
+	if (logs_stat(uuid, &st) == -1) {
 		st.st_size = 0;
 		if (errno != ENOENT) {
 			*cause = xasprintf("%s: %s", f->path, strerror(errno));
@@ -379,15 +416,13 @@ logs_request(struct ws_client *c, const char *uuid, int lines, int follow,
 	}
 	/* Follow from the end, even if the file appears only later. */
 	f->off = st.st_size;
-	if (stat(f->path, &st) == -1) {
-		int fd = open(f->path,
-		    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-		    0600);
+	if (logs_stat(uuid, &st) == -1) {
+		int fd = logs_open(uuid, O_WRONLY | O_CREAT | O_APPEND);
 
 		if (fd != -1)
 			close(fd);
 	}
-	f->wd = inotify_add_watch(logs_fd, f->path, IN_MODIFY);
+	f->wd = inotify_add_watch(logs_fd, f->path, IN_MODIFY | IN_DONT_FOLLOW);
 	if (f->wd == -1) {
 		*cause =
 		    xasprintf("cannot follow %s: %s", f->path, strerror(errno));

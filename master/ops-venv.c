@@ -41,11 +41,85 @@ venv_add_step(struct op *op, const char *label, double progress,
 	s->argc = i;
 }
 
+/*
+ * At most fnwm.max_parallel_steps steps run at once, across all workers:
+ * an op holds a slot from sending a step to its answer; the others wait
+ * in order of arrival and are told so.
+ */
+static TAILQ_HEAD(, op) venv_queue = TAILQ_HEAD_INITIALIZER(venv_queue);
+static int venv_running;
+
+int
+venv_steps_running(void)
+{
+	return (venv_running);
+}
+
+static void venv_progress(struct op *, const char *message, double progress,
+    const char *status);
+
+/* 1 when op may send its next step now; else it waits its turn. */
+static int
+venv_acquire(struct op *op)
+{
+	char *msg;
+
+	if (op->step_slot)
+		return (1);
+	if (venv_running < master_cfg->max_parallel_steps &&
+	    (TAILQ_EMPTY(&venv_queue) || TAILQ_FIRST(&venv_queue) == op)) {
+		if (op->step_queued) {
+			TAILQ_REMOVE(&venv_queue, op, stepq);
+			op->step_queued = 0;
+		}
+		op->step_slot = 1;
+		venv_running++;
+		if (venv_running < master_cfg->max_parallel_steps &&
+		    !TAILQ_EMPTY(&venv_queue))
+			ops_kick(TAILQ_FIRST(&venv_queue)->mon->uuid);
+		return (1);
+	}
+	if (!op->step_queued) {
+		TAILQ_INSERT_TAIL(&venv_queue, op, stepq);
+		op->step_queued = 1;
+		limits_hit(LIMIT_PARALLEL_STEPS,
+		    "worker %s: its step waits, %d running", op->mon->uuid,
+		    venv_running);
+		msg = xasprintf("Queued: %d virtual environment steps are "
+		                "running, the most at a time "
+		                "(fnwm.max_parallel_steps).",
+		    venv_running);
+		venv_progress(op, msg, op->steps[op->cur].progress, "info");
+		free(msg);
+	}
+	return (0);
+}
+
+void
+venv_release(struct op *op)
+{
+	struct op *next;
+
+	if (op->step_queued) {
+		TAILQ_REMOVE(&venv_queue, op, stepq);
+		op->step_queued = 0;
+	}
+	if (op->step_slot) {
+		op->step_slot = 0;
+		venv_running--;
+	}
+	/* The next in line takes a free slot on its kick. */
+	if (venv_running < master_cfg->max_parallel_steps &&
+	    (next = TAILQ_FIRST(&venv_queue)) != NULL)
+		ops_kick(next->mon->uuid);
+}
+
 void
 venv_free_steps(struct op *op)
 {
 	int i, j;
 
+	venv_release(op);
 	for (i = 0; i < op->nsteps; i++) {
 		free(op->steps[i].label);
 		free(op->steps[i].failure);
@@ -77,20 +151,11 @@ venv_dir(json_object *entry)
 	return (xasprintf("%s/%s", master_cfg->workers_dir, p));
 }
 
-/*
- * A PEP 508 name, or name plus a version specifier; never anything that
- * pip or uv could take for an option.
- */
+/* A PEP 508 requirement (see pep508.c); never an option. */
 static int
 venv_spec_ok(const char *s)
 {
-	if (!isalnum((unsigned char)s[0]))
-		return (0);
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) &&
-		    strchr("._-=<>!~,* ", *s) == NULL)
-			return (0);
-	return (1);
+	return (pep508_valid(s, master_cfg->allow_direct_references));
 }
 
 /* The steps that install or upgrade one package in the venv. */
@@ -102,17 +167,19 @@ venv_plan_package(struct op *op, const char *datadir, const char *venv,
 	char *failure = xasprintf("%s failed", label);
 
 	if (master_cfg->uv != NULL) {
-		const char *add[] = { master_cfg->uv, "add", spec, NULL };
-		const char *lock[] = { master_cfg->uv, "lock",
-			"--upgrade-package", pkg, NULL };
+		/* "--": no requirement is ever read as an option. */
+		const char *add[] = { master_cfg->uv, "add", "--", spec, NULL };
+		char *up = xasprintf("--upgrade-package=%s", pkg);
+		const char *lock[] = { master_cfg->uv, "lock", up, NULL };
 		const char *sync[] = { master_cfg->uv, "sync", NULL };
 
 		venv_add_step(op, label, progress, 1, failure, datadir, add);
 		venv_add_step(op, NULL, progress, 1, failure, datadir, lock);
 		venv_add_step(op, NULL, progress, 1, failure, datadir, sync);
+		free(up);
 	} else {
 		const char *pip[] = { py, "-m", "pip", "install", "--upgrade",
-			spec, NULL };
+			"--", spec, NULL };
 
 		venv_add_step(op, label, progress, 1, failure, datadir, pip);
 	}
@@ -145,7 +212,7 @@ venv_plan_create(struct op *op, const char *datadir, int broadcast)
 		        : "Making virtual environment.",
 		    0.1, 0, NULL, datadir, mk);
 		{
-			const char *add[] = { master_cfg->uv, "add",
+			const char *add[] = { master_cfg->uv, "add", "--",
 				"funcnodes", NULL };
 			const char *lock[] = { master_cfg->uv, "lock",
 				"--upgrade-package", "funcnodes", NULL };
@@ -160,7 +227,7 @@ venv_plan_create(struct op *op, const char *datadir, int broadcast)
 		const char *mk[] = { master_cfg->venv_python, "-m", "venv",
 			venv, NULL };
 		const char *pip[] = { py, "-m", "pip", "install", "--upgrade",
-			"funcnodes", NULL };
+			"--", "funcnodes", NULL };
 
 		venv_add_step(op, "Making virtual environment.", 0.1, 0, NULL,
 		    datadir, mk);
@@ -306,7 +373,7 @@ venv_plan_repair(struct op *op, json_object *entry, const char *datadir)
 		const char *mk[] = { master_cfg->venv_python, "-m", "venv",
 			venv, NULL };
 		const char *pip[] = { py, "-m", "pip", "install", "--upgrade",
-			"funcnodes", NULL };
+			"--", "funcnodes", NULL };
 
 		venv_add_step(op, "Making virtual environment.", 0.4, 0, NULL,
 		    datadir, mk);
@@ -376,10 +443,13 @@ venv_run_steps(struct op *op)
 			continue;
 		}
 		if (!op->step_sent) {
+			if (!venv_acquire(op))
+				return (0);
 			if (s->label != NULL)
 				venv_progress(op, s->label, s->progress,
 				    "info");
 			if (venv_send_step(op, s) == -1) {
+				venv_release(op);
 				op->steps_failed = 1;
 				free(op->fail_summary);
 				op->fail_summary = xstrdup(
@@ -390,6 +460,7 @@ venv_run_steps(struct op *op)
 			return (0);
 		}
 		if (m->pid <= 0) {
+			venv_release(op);
 			op->steps_failed = 1;
 			free(op->fail_summary);
 			op->fail_summary = xstrdup("the worker's monitor died");
@@ -397,6 +468,7 @@ venv_run_steps(struct op *op)
 		}
 		if (!m->step_have || m->step.id != m->step_seq)
 			return (0);
+		venv_release(op);
 		op->step_sent = 0;
 		op->cur++;
 		if (m->step.code == 0 && m->step.signal == 0 &&

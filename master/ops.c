@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -569,96 +570,55 @@ op_rm_cb(struct ev_loop *loop, ev_child *w, int revents)
 	ops_kick(op->mon->uuid);
 }
 
-/* Removes dir recursively in a child: a venv holds thousands of files. */
+/* Removes a confined data dir in a child: a venv holds thousands of files. */
 static void
 op_rm_dir(struct op *op, const char *dir)
 {
-	op->rm_pid = fork();
-	if (op->rm_pid == 0) {
-		fnwm_child_close_from(STDERR_FILENO + 1);
-		fnwm_child_reset_signals();
-		execlp("rm", "rm", "-rf", "--one-file-system", "--", dir,
-		    (char *)NULL);
-		_exit(127);
-	}
-	if (op->rm_pid == -1) {
-		log_warn("fork");
-		op->rm_pid = 0;
-	} else {
+	op->rm_pid = paths_remove_data_dir(ops_cfg, dir);
+	if (op->rm_pid > 0) {
 		ev_child_set(&op->rmw, op->rm_pid, 0);
 		ev_child_start(ops_loop, &op->rmw);
 	}
 }
 
-/*
- * Whether dir may be removed with the worker: the default data dir, or a
- * directory inside the workers dir, reached without following a symlink
- * out of it.
- */
-static int
-op_owns_data_dir(const char *uuid, const char *dir)
+/* Unlinks worker_<uuid><suffix> for each suffix, in the workers dir. */
+static void
+op_unlink_files(const char *uuid, const char *const *suffixes)
 {
-	char *def = xasprintf("%s/worker_%s", ops_cfg->workers_dir, uuid);
-	char real[PATH_MAX], rw[PATH_MAX];
-	size_t n;
-	int ok = 0;
+	char name[512];
+	int wfd, i;
 
-	if (strcmp(dir, def) == 0)
-		ok = 1;
-	else if (realpath(dir, real) != NULL &&
-	    realpath(ops_cfg->workers_dir, rw) != NULL) {
-		n = strlen(rw);
-		ok = strncmp(real, rw, n) == 0 && real[n] == '/' &&
-		    strchr(real + n + 1, '/') == NULL;
+	wfd = open(ops_cfg->workers_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (wfd == -1) {
+		log_warn("open %s", ops_cfg->workers_dir);
+		return;
 	}
-	free(def);
-	return (ok);
+	for (i = 0; suffixes[i] != NULL; i++) {
+		snprintf(name, sizeof name, "worker_%s%s", uuid, suffixes[i]);
+		if (unlinkat(wfd, name, 0) == -1 && errno != ENOENT)
+			log_warn("unlink %s/%s", ops_cfg->workers_dir, name);
+	}
+	close(wfd);
 }
 
 /*
  * Removes a deleted worker's files and starts the removal of its data
- * dir. The JSON goes last (op_remove_json), once the data dir is gone: a
- * master killed in between leaves a worker that is still listed and can
- * be deleted again, never a data dir that no worker names.
+ * dir: only one beneath the workers dir or an allowed data root, walked
+ * through fds (a symlink in it is unlinked, never followed). The JSON
+ * goes last (op_remove_json), once the data dir is gone: a master killed
+ * in between leaves a worker that is still listed and can be deleted
+ * again, never a data dir that no worker names.
  */
 static void
 op_remove_files(struct op *op)
 {
-	static const char *suffixes[] = { ".p", ".runstate", ".status",
+	static const char *const suffixes[] = { ".p", ".runstate", ".status",
 		".run.lock", ".lock", ".sock", NULL };
 	const char *uuid = op->mon->uuid;
-	char *path, *dir;
-	struct stat st;
-	int i;
+	char *dir;
 
+	op_unlink_files(uuid, suffixes);
 	dir = launch_data_dir(ops_cfg, uuid, registry_entry(uuid));
-	for (i = 0; suffixes[i] != NULL; i++) {
-		path = xasprintf("%s/worker_%s%s", ops_cfg->workers_dir, uuid,
-		    suffixes[i]);
-		if (unlink(path) == -1 && errno != ENOENT)
-			log_warn("unlink %s", path);
-		free(path);
-	}
-	if (lstat(dir, &st) == -1) {
-		free(dir);
-		return;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		/* Remove the link, never what it points to. */
-		if (op_owns_data_dir(uuid, dir) ||
-		    strncmp(dir, ops_cfg->workers_dir,
-		        strlen(ops_cfg->workers_dir)) == 0)
-			(void)unlink(dir);
-		free(dir);
-		return;
-	}
-	if (!S_ISDIR(st.st_mode) || !op_owns_data_dir(uuid, dir)) {
-		log_info("worker %s: data dir %s is outside the workers dir; "
-		         "left in place",
-		    uuid, dir);
-		free(dir);
-		return;
-	}
 	op_rm_dir(op, dir);
 	free(dir);
 }
@@ -666,14 +626,10 @@ op_remove_files(struct op *op)
 static void
 op_remove_json(struct op *op)
 {
-	char *path =
-	    xasprintf("%s/worker_%s.json", ops_cfg->workers_dir, op->mon->uuid);
+	static const char *const json[] = { ".json", NULL };
 
-	if (unlink(path) == -1 && errno != ENOENT)
-		log_warn("unlink %s", path);
-	free(path);
+	op_unlink_files(op->mon->uuid, json);
 }
-
 static int
 op_delete(struct op *op)
 {
@@ -763,21 +719,15 @@ op_create_failed(struct op *op, const char *why)
 static int
 op_create_cleanup(struct op *op)
 {
-	static const char *suffixes[] = { ".lock", ".run.lock", ".status",
+	static const char *const suffixes[] = { ".lock", ".run.lock", ".status",
 		".sock", ".runstate", ".p", NULL };
 	struct monitor *m = op->mon;
-	char *path, *dir;
-	int i;
+	char *dir;
 
 	if (op->phase == P_CLEANUP) {
 		if (m->pid > 0)
 			return (0);
-		for (i = 0; suffixes[i] != NULL; i++) {
-			path = xasprintf("%s/worker_%s%s", ops_cfg->workers_dir,
-			    m->uuid, suffixes[i]);
-			(void)unlink(path);
-			free(path);
-		}
+		op_unlink_files(m->uuid, suffixes);
 		if (op->made_dir) {
 			/* Nothing half-made stays behind. */
 			dir = launch_data_dir(ops_cfg, m->uuid, op->json);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -103,27 +104,28 @@ nw_in_list(const char *const *list, const char *key)
 	return (0);
 }
 
-/* Copies the reference's nodespace.json, without "meta", into dir. */
+/*
+ * Copies the reference's nodespace.json, without "meta", into dir: read
+ * and written through directory fds, no symlink followed.
+ */
 static int
 nw_copy_nodespace(const char *ref, const char *dir, char **err)
 {
-	char *src, *dst, *buf;
-	json_object *ns, *refentry;
+	char *src, *buf;
+	json_object *ns = NULL;
 	const char *perr, *s;
 	size_t len;
-	int rc = -1;
+	int sfd, dfd = -1, confined, rc = -1;
 
-	refentry = registry_entry(ref);
-	src = launch_data_dir(master_cfg, ref, refentry);
-	dst = xasprintf("%s/nodespace.json", src);
-	free(src);
-	src = dst;
-	if (fnwm_read_file(src, 256 * 1024 * 1024, &buf, &len) == -1) {
+	src = launch_data_dir(master_cfg, ref, registry_entry(ref));
+	sfd = paths_open_data_dir(master_cfg, src, &confined);
+	if (sfd == -1 ||
+	    fnwm_read_file_at(sfd, "nodespace.json", 256 * 1024 * 1024, &buf,
+	        &len) == -1) {
 		*err = xasprintf("new_worker: reference worker %s has no "
 		                 "readable nodespace.json",
 		    ref);
-		free(src);
-		return (-1);
+		goto out;
 	}
 	ns = fnwm_json_parse(buf, len, &perr);
 	free(buf);
@@ -134,19 +136,86 @@ nw_copy_nodespace(const char *ref, const char *dir, char **err)
 		goto out;
 	}
 	json_object_object_del(ns, "meta");
-	dst = xasprintf("%s/nodespace.json", dir);
 	s = json_object_to_json_string_ext(ns,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (fnwm_atomic_write(dst, s, strlen(s), 0600) == -1)
-		*err =
-		    xasprintf("new_worker: write %s: %s", dst, strerror(errno));
+	if ((dfd = paths_open_data_dir(master_cfg, dir, &confined)) == -1 ||
+	    fnwm_atomic_write_at(dfd, "nodespace.json", s, strlen(s), 0600) ==
+	        -1)
+		*err = xasprintf("new_worker: write %s/nodespace.json: %s", dir,
+		    strerror(errno));
 	else
 		rc = 0;
-	free(dst);
 out:
+	if (sfd != -1)
+		close(sfd);
+	if (dfd != -1)
+		close(dfd);
 	json_object_put(ns);
 	free(src);
 	return (rc);
+}
+
+/*
+ * package_dependencies: {name: {"package": p, "version": v}, ...}, each
+ * p (with v) a PEP 508 requirement; URLs and paths only when
+ * fnwm.allow_direct_references is true, options never.
+ */
+static int
+nw_check_deps(json_object *deps, char **err)
+{
+	json_object *pkg, *ver;
+	const char *v;
+	char *spec;
+	int ok;
+
+	if (deps == NULL || json_object_is_type(deps, json_type_null))
+		return (0);
+	if (!json_object_is_type(deps, json_type_object)) {
+		*err = xstrdup("new_worker: package_dependencies must be an "
+		               "object");
+		return (-1);
+	}
+	json_object_object_foreach(deps, name, dep) {
+		if (!json_object_is_type(dep, json_type_object) ||
+		    !json_object_object_get_ex(dep, "package", &pkg) ||
+		    !json_object_is_type(pkg, json_type_string)) {
+			*err = xasprintf("new_worker: package_dependencies."
+			                 "%.100s needs a \"package\" string",
+			    name);
+			return (-1);
+		}
+		v = NULL;
+		if (json_object_object_get_ex(dep, "version", &ver) &&
+		    !json_object_is_type(ver, json_type_null)) {
+			if (!json_object_is_type(ver, json_type_string)) {
+				*err = xasprintf("new_worker: "
+				                 "package_dependencies.%.100s."
+				                 "version must be a string",
+				    name);
+				return (-1);
+			}
+			v = json_object_get_string(ver);
+		}
+		/* As installed: a bare "1.2" means "==1.2". */
+		spec = v == NULL || *v == '\0'
+		    ? xstrdup(json_object_get_string(pkg))
+		    : xasprintf("%s%s%s", json_object_get_string(pkg),
+		          isdigit((unsigned char)v[0]) ? "==" : "", v);
+		ok = pep508_valid(spec, master_cfg->allow_direct_references);
+		free(spec);
+		if (!ok) {
+			*err =
+			    xasprintf("new_worker: package_dependencies."
+			              "%.100s is not a PEP 508 requirement "
+			              "(a name, extras, version specifiers, a "
+			              "marker); options are refused, and URLs "
+			              "and paths unless "
+			              "fnwm.allow_direct_references is true",
+			        name);
+			return (-1);
+		}
+	}
+	return (0);
 }
 
 static json_object *
@@ -214,6 +283,24 @@ nw_build(json_object *kw, const char *uuid, const char *name, const char *wtype,
 				json_object_put(o);
 				return (NULL);
 			}
+			if (strcmp(key, "data_path") == 0 &&
+			    json_object_is_type(val, json_type_string) &&
+			    json_object_get_string_len(val) > 0 &&
+			    paths_check_client(master_cfg,
+			        json_object_get_string(val)) == -1) {
+				*err = xstrdup("new_worker: data_path must lie "
+				               "beneath the workers dir or a "
+				               "directory of "
+				               "fnwm.allowed_data_roots (no "
+				               "\"..\")");
+				json_object_put(o);
+				return (NULL);
+			}
+			if (strcmp(key, "package_dependencies") == 0 &&
+			    nw_check_deps(val, err) == -1) {
+				json_object_put(o);
+				return (NULL);
+			}
 			json_object_object_add(o, key, json_object_get(val));
 		}
 	}
@@ -255,11 +342,25 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 			               "starting with '.')");
 			return (-1);
 		}
+		if (strlen(want) > FNWM_UUID_MAX) {
+			*err = xasprintf("new_worker: uuid longer than %d "
+			                 "characters",
+			    FNWM_UUID_MAX);
+			return (-1);
+		}
 		snprintf(uuid, uuidsz, "%s", want);
 	} else
 		nw_make_uuid(name, uuid, uuidsz);
 	if (ref != NULL && !fnwm_worker_id_valid(ref, strlen(ref))) {
 		*err = xstrdup("new_worker: invalid reference");
+		return (-1);
+	}
+	if (registry_count() >= master_cfg->max_workers) {
+		limits_hit(LIMIT_MAX_WORKERS, "new_worker refused: %zu workers",
+		    registry_count());
+		*err = xasprintf("new_worker: there are %zu workers already, "
+		                 "the most allowed (fnwm.max_workers)",
+		    registry_count());
 		return (-1);
 	}
 	path = xasprintf("%s/worker_%s.json", master_cfg->workers_dir, uuid);
@@ -272,7 +373,8 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 		goto out;
 
 	dir = launch_data_dir(master_cfg, uuid, o);
-	if (mkdir(dir, 0700) == 0)
+	/* Beneath its root, through fds: no symlink on the way. */
+	if (paths_make_data_dir(master_cfg, dir) == 0)
 		made_dir = 1;
 	else if (errno != EEXIST) {
 		*err =
@@ -290,9 +392,12 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 		}
 		if (copylib &&
 		    json_object_object_get_ex(refentry, "package_dependencies",
-		        &deps))
+		        &deps)) {
+			if (nw_check_deps(deps, err) == -1)
+				goto out;
 			json_object_object_add(o, "package_dependencies",
 			    json_object_get(deps));
+		}
 		if (copyns && nw_copy_nodespace(ref, dir, err) == -1)
 			goto out;
 	}
@@ -315,13 +420,8 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 	}
 	rc = 0;
 out:
-	if (rc == -1 && made_dir) {
-		char *ns = xasprintf("%s/nodespace.json", dir);
-
-		(void)unlink(ns);
-		free(ns);
-		(void)rmdir(dir);
-	}
+	if (rc == -1 && made_dir)
+		(void)paths_remove_new_dir(master_cfg, dir);
 	json_object_put(o);
 	free(path);
 	free(dir);
@@ -343,6 +443,22 @@ ws_cmd_new_worker_exec(struct ws_client *c, json_object *msg)
 	}
 	if (kw != NULL && json_object_is_type(kw, json_type_null))
 		kw = NULL;
+	if (kw != NULL) {
+		/* They are kept and broadcast in every worker_status. */
+		size_t n = strlen(json_object_to_json_string_ext(kw,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+
+		if (n > master_cfg->max_kwargs_bytes) {
+			limits_hit(LIMIT_KWARGS_BYTES,
+			    "new_worker refused: kwargs of %zu bytes", n);
+			ws_cmd_error(c,
+			    "new_worker: kwargs are %zu bytes, more than "
+			    "the %zu allowed (fnwm.max_kwargs_bytes)",
+			    n, master_cfg->max_kwargs_bytes);
+			ws_cmd_broadcast_progress(c->id, "", 1.0, 0);
+			return;
+		}
+	}
 	switch (nw_create(c, kw, &err, uuid, sizeof uuid)) {
 	case 1:
 		return; /* a creation operation reports from now on */

@@ -9,7 +9,8 @@ import pytest
 from workers_util import harness  # noqa: F401 (the fixture)
 from workers_util import (T, is_progress, is_reset, is_type, pid_alive,
                           progress_line, read_json, replies, short,
-                          wait_gone, worker_pids, write_json)
+                          wait_gone, wait_worker_pids, worker_pids,
+                          write_json)
 
 
 def tree(root, skip=("fnwm.log",)):
@@ -201,6 +202,8 @@ def test_new_worker_copyns_without_nodespace_refused(harness):
 
 
 def test_delete_keeps_data_dir_outside_workers_dir(harness, tmp_path):
+    """A worker whose data dir lies elsewhere (FuncNodes made it; new_worker
+    refuses that) is listed, runs there, and its data dir outlives it."""
     async def body():
         h = harness.start()
         c = await h.client()
@@ -208,7 +211,13 @@ def test_delete_keeps_data_dir_outside_workers_dir(harness, tmp_path):
         os.makedirs(outside)
         with open(os.path.join(outside, "keep.txt"), "w") as f:
             f.write("precious")
-        uuid, pid = await h.running_worker(c, name="ext", data_path=outside)
+        uuid = await h.created_worker(c, name="ext")
+        doc = read_json(h.path(uuid, ".json"))
+        doc["data_path"] = outside
+        write_json(h.path(uuid, ".json"), doc)
+        os.rmdir(h.data_dir(uuid))  # the default one, made and unused
+        await h.activate(c, uuid)
+        pid = (await wait_worker_pids(uuid, 1))[0]
         assert read_json(h.path(uuid, ".json"))["data_path"] == outside
         # The worker used it (its output goes there).
         assert os.path.exists(os.path.join(outside, "worker.log"))

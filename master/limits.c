@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ceilings on what clients can make the manager hold or do: a counter
+ * per limit for /metrics, and one log line per limit and second at most,
+ * however fast a client runs into it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "util.h"
+#include "master.h"
+
+static const char *const limit_names[LIMIT_MAX] = {
+	[LIMIT_KWARGS_BYTES] = "kwargs_bytes",
+	[LIMIT_MAX_WORKERS] = "max_workers",
+	[LIMIT_PARALLEL_STEPS] = "max_parallel_steps",
+};
+
+static struct {
+	uint64_t hits;
+	uint64_t logged_ms;  /* when the last line was logged */
+	uint64_t suppressed; /* hits since, not logged */
+} limit_state[LIMIT_MAX];
+
+void
+limits_hit(enum limit_kind k, const char *fmt, ...)
+{
+	uint64_t now = fnwm_now_ms();
+	char line[512];
+	va_list ap;
+
+	limit_state[k].hits++;
+	if (limit_state[k].logged_ms != 0 &&
+	    now - limit_state[k].logged_ms < 1000) {
+		limit_state[k].suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (limit_state[k].suppressed > 0)
+		log_warnx("limit %s: %s (and %llu more in the last second)",
+		    limit_names[k], line,
+		    (unsigned long long)limit_state[k].suppressed);
+	else
+		log_warnx("limit %s: %s", limit_names[k], line);
+	limit_state[k].logged_ms = now;
+	limit_state[k].suppressed = 0;
+}
+
+uint64_t
+limits_hits(enum limit_kind k)
+{
+	return (limit_state[k].hits);
+}
+
+const char *
+limits_name(enum limit_kind k)
+{
+	return (limit_names[k]);
+}
