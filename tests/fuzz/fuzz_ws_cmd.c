@@ -65,6 +65,10 @@ fz_setup(void)
 	fz_cfg.workers_dir = xasprintf("%s/workers", fz_dir);
 	fz_cfg.python = xstrdup("/usr/bin/python3");
 	fz_cfg.in_venv_default = 0;
+	/* The limits as configured by default. */
+	fz_cfg.max_kwargs_bytes = 64 * 1024;
+	fz_cfg.max_workers = 10000;
+	fz_cfg.max_parallel_steps = 2;
 	p = xasprintf("%s/worker_%s", fz_cfg.workers_dir, MOCK_ACTIVE);
 	if (fnwm_mkdirs(p, 0700) == -1)
 		abort();

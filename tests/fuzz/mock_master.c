@@ -155,6 +155,12 @@ registry_live_pid(const char *uuid)
 	return (mock_index(uuid) == 0 ? 4243 : 0);
 }
 
+size_t
+registry_count(void)
+{
+	return (2);
+}
+
 void
 registry_each(void (*fn)(const char *uuid, void *), void *arg)
 {
