@@ -6,17 +6,37 @@ import threading
 import time
 import urllib.request
 
-from venv_util import (CREATE_TIMEOUT, T, all_pids, is_progress, is_type,
-                       monitor_pids, proc_stat, run, short, vh, wheels)
+from venv_util import (CREATE_TIMEOUT, T, _read, all_pids, is_progress,
+                       is_type, monitor_pids, proc_stat, run, short, vh,
+                       wheels)
 
 assert vh and wheels  # fixtures, used by name
 
 N = 20
 
 
+def step_procs(workers_dir):
+    """(pid, start time) of every live child of this test's monitors:
+    while workers are being created, those are its steps."""
+    mons = set(monitor_pids(workers_dir=workers_dir))
+    out = set()
+    if not mons:
+        return out
+    for pid in all_pids():
+        st = proc_stat(pid)
+        if st is None or st[1] not in mons or st[0] == "Z":
+            continue
+        raw = _read("/proc/%d/stat" % pid)
+        if raw is not None:
+            out.add((pid, raw[raw.rfind(b")") + 2:].split()[19]))
+    return out
+
+
 class StepSampler(threading.Thread):
-    """Counts, every few ms, the processes whose parent is a monitor of
-    this test: while workers are being created, those are its steps."""
+    """Counts the steps running at once. A scan of /proc is not atomic (a
+    step may end and the next begin during one), so only processes seen
+    in two consecutive scans count: each of them was alive at the moment
+    between the scans, together."""
 
     def __init__(self, workers_dir):
         super().__init__(daemon=True)
@@ -26,15 +46,11 @@ class StepSampler(threading.Thread):
         self.halt = threading.Event()
 
     def run(self):
+        prev = set()
         while not self.halt.is_set():
-            mons = set(monitor_pids(workers_dir=self.workers_dir))
-            n = 0
-            if mons:
-                for pid in all_pids():
-                    st = proc_stat(pid)
-                    if st is not None and st[1] in mons and st[0] != "Z":
-                        n += 1
-            self.peak = max(self.peak, n)
+            cur = step_procs(self.workers_dir)
+            self.peak = max(self.peak, len(prev & cur))
+            prev = cur
             self.samples += 1
             time.sleep(0.01)
 
