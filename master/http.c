@@ -270,6 +270,11 @@ http_metrics(size_t *len)
 	    (unsigned long long)hs->clients_over_budget,
 	    (unsigned long long)hs->accept_fd_exhausted,
 	    (unsigned long long)probe_names_refused());
+	/* The same family: new_worker's and the steps' limits. */
+	for (i = 0; i < LIMIT_MAX; i++)
+		hb_printf(&b, "fnwm_limit_hits_total{limit=\"%s\"} %llu\n",
+		    limits_name((enum limit_kind)i),
+		    (unsigned long long)limits_hits((enum limit_kind)i));
 	hb_printf(&b,
 	    "# HELP fnwm_connections_dropped_total Connections accepted "
 	    "and closed at once for want of file descriptors.\n"
@@ -287,13 +292,6 @@ http_metrics(size_t *len)
 	    "# TYPE fnwm_last_status_change_timestamp_seconds "
 	    "gauge\nfnwm_last_status_change_timestamp_seconds %.3f\n",
 	    registry_last_change());
-	hb_printf(&b,
-	    "# HELP fnwm_limit_hits_total Requests refused or queued by a "
-	    "configured limit.\n# TYPE fnwm_limit_hits_total counter\n");
-	for (i = 0; i < LIMIT_MAX; i++)
-		hb_printf(&b, "fnwm_limit_hits_total{limit=\"%s\"} %llu\n",
-		    limits_name((enum limit_kind)i),
-		    (unsigned long long)limits_hits((enum limit_kind)i));
 	hb_printf(&b,
 	    "# HELP fnwm_steps_running Virtual environment steps running "
 	    "now.\n# TYPE fnwm_steps_running gauge\nfnwm_steps_running %d\n",

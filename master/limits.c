@@ -20,34 +20,27 @@ static const char *const limit_names[LIMIT_MAX] = {
 
 static struct {
 	uint64_t hits;
-	uint64_t logged_ms;  /* when the last line was logged */
-	uint64_t suppressed; /* hits since, not logged */
+	struct log_rate rate;
 } limit_state[LIMIT_MAX];
 
 void
 limits_hit(enum limit_kind k, const char *fmt, ...)
 {
-	uint64_t now = fnwm_now_ms();
+	unsigned long skipped = 0;
 	char line[512];
 	va_list ap;
 
 	limit_state[k].hits++;
-	if (limit_state[k].logged_ms != 0 &&
-	    now - limit_state[k].logged_ms < 1000) {
-		limit_state[k].suppressed++;
+	if (!log_rate_ok(&limit_state[k].rate, 1, &skipped))
 		return;
-	}
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	if (limit_state[k].suppressed > 0)
-		log_warnx("limit %s: %s (and %llu more in the last second)",
-		    limit_names[k], line,
-		    (unsigned long long)limit_state[k].suppressed);
+	if (skipped > 0)
+		log_warnx("limit %s: %s (and %lu more not logged)",
+		    limit_names[k], line, skipped);
 	else
 		log_warnx("limit %s: %s", limit_names[k], line);
-	limit_state[k].logged_ms = now;
-	limit_state[k].suppressed = 0;
 }
 
 uint64_t
