@@ -103,8 +103,9 @@ def test_stalled_worker_recovers_and_is_running_again(cli):
     wait_for(lambda: "unresponsive" not in status_entry(cli, uuid), T(5),
              "the worker_status entry to drop unresponsive")
     assert cli.full_details(uuid)["history"] == []
-    assert re.search(r'fnwm_workers\{state="unresponsive"\} 0\n',
-                     metrics(cli))
+    wait_for(lambda: re.search(r'fnwm_workers\{state="unresponsive"\} 0\n',
+                               metrics(cli)), T(5),
+             "/metrics to count no unresponsive worker")
     assert "answers again" in cli.read_manager_log()
 
 

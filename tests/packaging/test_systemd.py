@@ -21,6 +21,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -28,6 +29,8 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
+from fnwmtest import free_port, wait_for  # noqa: E402
 MIRROR = os.environ.get("FNWM_FRESH_MIRROR", "http://deb.debian.org/debian")
 WORKER_DIR = "/usr/local/lib/fnwm-test-worker"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -45,27 +48,6 @@ def say(*args):
     print("[systemd]", *args, flush=True)
 
 
-def wait_for(what, fn, timeout, step=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s"
-                                 % (timeout, what))
-        time.sleep(step)
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Container:
     """A booted systemd-nspawn container, and commands run inside it."""
 
@@ -78,9 +60,9 @@ class Container:
              "--timezone=off"],
             stdin=subprocess.DEVNULL, stdout=self.log,
             stderr=subprocess.STDOUT)
-        self.leader = wait_for("the container's PID 1", self._leader, 60)
-        wait_for("systemd in the container to finish booting",
-                 self._booted, 120, step=0.5)
+        self.leader = wait_for(self._leader, 60, "the container's PID 1")
+        wait_for(self._booted, 120,
+                 "systemd in the container to finish booting", interval=0.5)
 
     def _leader(self):
         if self.proc.poll() is not None:
@@ -242,44 +224,48 @@ def test_package_under_systemd():
 
         uuid = cli(c, port, "worker new --name sd --not-in-venv --start"
                    ).split("\n")[0]
-        w = wait_for("the worker to run",
-                     lambda: (lambda w: w if w.get("state") == "running"
+        w = wait_for(lambda: (lambda w: w if w.get("state") == "running"
                               and w.get("pid") else None)(
-                         worker_of(c, port, uuid)), 60)
+                         worker_of(c, port, uuid)), 60, "the worker to run")
         wpid = w["pid"]
         owner = c.out("stat -c %%U /proc/%d" % wpid)
         say("worker %s runs as pid %d, user %s" % (uuid, wpid, owner))
         assert owner == "fnwm"
         start_log = journal_since(c, cursor)
         assert not problems(start_log), start_log
-        assert wait_for("STATUS= to count the worker", lambda: "1 running"
-                        in c.out("systemctl show -p StatusText --value fnwm"),
-                        30)
+        assert wait_for(lambda: "1 running" in c.out(
+            "systemctl show -p StatusText --value fnwm"), 30,
+            "STATUS= to count the worker")
 
         m1 = main_pid(c)
         c.sh("systemctl restart fnwm")
         m2 = main_pid(c)
         say("restart: main pid %d -> %d, worker pid %d" % (m1, m2, wpid))
         assert m2 != m1 and m2 > 0
-        assert wait_for("the worker to be re-adopted", lambda: worker_of(
-            c, port, uuid).get("state") == "running", 30)
+        assert wait_for(lambda: worker_of(
+            c, port, uuid).get("state") == "running", 30,
+            "the worker to be re-adopted")
         assert worker_of(c, port, uuid)["pid"] == wpid
         assert pid_alive(c, wpid)
 
         c.sh("kill -9 %d" % m2)
-        m3 = wait_for("systemd to start a new master", lambda: (
-            lambda p: p if p not in (0, m2) else None)(main_pid(c)), 30)
-        assert wait_for("the unit to be active again", lambda: c.out(
-            "systemctl is-active fnwm", check=False) == "active", 30)
-        assert wait_for("the worker to be re-adopted", lambda: worker_of(
-            c, port, uuid).get("state") == "running", 30)
+        m3 = wait_for(lambda: (
+            lambda p: p if p not in (0, m2) else None)(main_pid(c)), 30,
+            "systemd to start a new master")
+        assert wait_for(lambda: c.out(
+            "systemctl is-active fnwm", check=False) == "active", 30,
+            "the unit to be active again")
+        assert wait_for(lambda: worker_of(
+            c, port, uuid).get("state") == "running", 30,
+            "the worker to be re-adopted")
         say("kill -9: main pid %d -> %d, worker pid %d" % (m2, m3, wpid))
         assert worker_of(c, port, uuid)["pid"] == wpid
 
         cursor = journal_cursor(c)
         c.sh("systemctl reload fnwm")
-        assert wait_for("the reload to be logged", lambda: re.search(
-            r"reload", journal_since(c, cursor), re.I), 30)
+        assert wait_for(lambda: re.search(
+            r"reload", journal_since(c, cursor), re.I), 30,
+            "the reload to be logged")
         assert main_pid(c) == m3
 
         # Marked to start with the manager, as `systemctl enable` does.
@@ -290,8 +276,8 @@ def test_package_under_systemd():
         cursor = journal_cursor(c)
         c.sh("systemctl stop fnwm")
         assert c.out("systemctl is-active fnwm", check=False) == "inactive"
-        assert wait_for("the worker to be stopped",
-                        lambda: not pid_alive(c, wpid), 30)
+        assert wait_for(lambda: not pid_alive(c, wpid), 30,
+                        "the worker to be stopped")
         stop_log = journal_since(c, cursor)
         say("stop: unit inactive, worker pid %d gone" % wpid)
         assert not problems(stop_log), stop_log
@@ -299,9 +285,10 @@ def test_package_under_systemd():
         # systemctl start brings the autostart worker back by itself.
         cursor = journal_cursor(c)
         c.sh("systemctl start fnwm")
-        w = wait_for("the autostart worker to run", lambda: (
+        w = wait_for(lambda: (
             lambda w: w if w.get("state") == "running" and w.get("pid")
-            and w["pid"] != wpid else None)(worker_of(c, port, uuid)), 60)
+            and w["pid"] != wpid else None)(worker_of(c, port, uuid)), 60,
+            "the autostart worker to run")
         say("start: autostart worker %s runs again as pid %d"
             % (uuid, w["pid"]))
         assert c.out("stat -c %%U /proc/%d" % w["pid"]) == "fnwm"
@@ -309,8 +296,8 @@ def test_package_under_systemd():
         # Unmarked again, the next starts are the manager's alone.
         cli(c, port, "worker --uuid %s disable" % uuid)
         c.sh("systemctl stop fnwm")
-        assert wait_for("the autostart worker to be stopped",
-                        lambda: not pid_alive(c, w["pid"]), 30)
+        assert wait_for(lambda: not pid_alive(c, w["pid"]), 30,
+                        "the autostart worker to be stopped")
         assert not problems(journal_since(c, cursor)), journal_since(
             c, cursor)
 
