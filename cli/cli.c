@@ -713,41 +713,10 @@ cli_list(struct cli *cli, int full, int as_json)
 	return (CLI_OK);
 }
 
-/* Runs a worker operation and follows it to its end. */
-static int
-cli_op(struct cli *cli, const char *type, const char *uuid, enum cli_wait what,
-    json_object **final)
-{
-	json_object *req = json_object_new_object(), *o;
-	int ok;
-
-	json_object_object_add(req, "type", json_object_new_string(type));
-	json_object_object_add(req, "workerid", json_object_new_string(uuid));
-	if (wsc_send(cli->ws, fnwm_json_str(req, NULL)) == -1) {
-		json_object_put(req);
-		return (cli_lost());
-	}
-	json_object_put(req);
-	o = cli_follow(cli, what, &ok);
-	if (o == NULL)
-		return (cli_lost());
-	if (!ok) {
-		cli_err("%s",
-		    cli_str(o, "message") != NULL ? cli_str(o, "message")
-		                                  : "the operation failed");
-		json_object_put(o);
-		return (CLI_FAILED);
-	}
-	if (final != NULL)
-		*final = o;
-	else
-		json_object_put(o);
-	return (CLI_OK);
-}
-
 /*
- * cli_op for one of many: the final message (set_worker, or the error)
- * goes to *final either way; nothing is printed.
+ * Runs a worker operation and follows it to its end, printing nothing:
+ * the final message (set_worker, or the error) goes to *final either
+ * way. For one of many, and beneath cli_op.
  */
 static int
 cli_op_quiet(struct cli *cli, const char *type, const char *uuid,
@@ -768,6 +737,30 @@ cli_op_quiet(struct cli *cli, const char *type, const char *uuid,
 		return (cli_lost());
 	*final = o;
 	return (ok ? CLI_OK : CLI_FAILED);
+}
+
+/* Runs a worker operation and follows it to its end; says why it failed. */
+static int
+cli_op(struct cli *cli, const char *type, const char *uuid, enum cli_wait what,
+    json_object **final)
+{
+	json_object *o = NULL;
+	int rc = cli_op_quiet(cli, type, uuid, what, &o);
+
+	if (rc == CLI_FAILED) {
+		cli_err("%s",
+		    cli_str(o, "message") != NULL ? cli_str(o, "message")
+		                                  : "the operation failed");
+		json_object_put(o);
+		return (CLI_FAILED);
+	}
+	if (rc != CLI_OK)
+		return (rc);
+	if (final != NULL)
+		*final = o;
+	else
+		json_object_put(o);
+	return (CLI_OK);
 }
 
 static int
