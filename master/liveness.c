@@ -20,29 +20,9 @@ static const struct fnwm_config *lv_cfg;
 static void
 lv_changed(struct monitor *m)
 {
-	json_object *o = json_object_new_object();
-	struct fnwm_outmsg *msg;
-
-	json_object_object_add(o, "type",
-	    json_object_new_string("worker_event"));
-	json_object_object_add(o, "uuid", json_object_new_string(m->uuid));
-	json_object_object_add(o, "state",
-	    json_object_new_string(m->unresponsive
-	            ? "unresponsive"
-	            : monitors_state_name(m->st.state)));
-	json_object_object_add(o, "pid",
-	    m->st.pid > 0 ? json_object_new_int(m->st.pid) : NULL);
-	json_object_object_add(o, "adopted",
-	    json_object_new_boolean(m->st.flags & FNWM_STATE_ADOPTED));
-	json_object_object_add(o, "restarts",
-	    json_object_new_int64(m->st.restarts));
-	json_object_object_add(o, "last_exit",
-	    monitors_exit_json(m->st.last_exit));
-	json_object_object_add(o, "next_restart", NULL);
-	msg = outmsg_json(o);
-	hub_broadcast(msg);
-	outmsg_unref(msg);
-	json_object_put(o);
+	monitors_broadcast_event(m, &m->st,
+	    m->unresponsive ? "unresponsive"
+	                    : monitors_state_name(m->st.state));
 	notify_status();
 	/* The worker_status entry carries it too (re-read, not from here). */
 	registry_touch(m->uuid);

@@ -520,6 +520,8 @@ void monitors_kill(struct monitor *);
 const char *monitors_state_name(unsigned state);
 /* {"code": n|null, "signal": n|null} of a last_exit, NULL when none. */
 json_object *monitors_exit_json(int32_t last_exit);
+void monitors_broadcast_event(const struct monitor *m,
+    const struct fnwm_state_msg *st, const char *state);
 /* Frees idle records later. */
 void monitors_gc(void);
 void monitors_free_all(void);

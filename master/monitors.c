@@ -129,8 +129,13 @@ monitors_gc(void)
 		ev_timer_start(mons_loop, &mons_reap);
 }
 
-static void
-mons_event(struct monitor *m, const struct fnwm_state_msg *st)
+/*
+ * Broadcasts a worker_event for st, its state shown as state (the
+ * state's own name, or what liveness makes of it).
+ */
+void
+monitors_broadcast_event(const struct monitor *m,
+    const struct fnwm_state_msg *st, const char *state)
 {
 	json_object *o = json_object_new_object();
 	struct fnwm_outmsg *msg;
@@ -138,8 +143,7 @@ mons_event(struct monitor *m, const struct fnwm_state_msg *st)
 	json_object_object_add(o, "type",
 	    json_object_new_string("worker_event"));
 	json_object_object_add(o, "uuid", json_object_new_string(m->uuid));
-	json_object_object_add(o, "state",
-	    json_object_new_string(monitors_state_name(st->state)));
+	json_object_object_add(o, "state", json_object_new_string(state));
 	json_object_object_add(o, "pid",
 	    st->pid > 0 ? json_object_new_int(st->pid) : NULL);
 	json_object_object_add(o, "adopted",
@@ -156,6 +160,12 @@ mons_event(struct monitor *m, const struct fnwm_state_msg *st)
 	hub_broadcast(msg);
 	outmsg_unref(msg);
 	json_object_put(o);
+}
+
+static void
+mons_event(struct monitor *m, const struct fnwm_state_msg *st)
+{
+	monitors_broadcast_event(m, st, monitors_state_name(st->state));
 }
 
 static int mons_meant_to_run(const char *uuid);
