@@ -35,6 +35,22 @@ write_all(int fd, const void *data, size_t len)
 	return (0);
 }
 
+/* The body of an atomic write: mode, data, fsync, close; fd is closed. */
+static int
+write_sync_close(int fd, mode_t mode, const void *data, size_t len)
+{
+	int saved;
+
+	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
+	    fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (close(fd));
+}
+
 int
 fnwm_atomic_write(const char *path, const void *data, size_t len, mode_t mode)
 {
@@ -59,10 +75,7 @@ fnwm_atomic_write(const char *path, const void *data, size_t len, mode_t mode)
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd == -1)
 		return (-1);
-	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
-	    fsync(fd) == -1)
-		goto fail;
-	if (close(fd) == -1) {
+	if (write_sync_close(fd, mode, data, len) == -1) {
 		fd = -1;
 		goto fail;
 	}
@@ -114,10 +127,7 @@ fnwm_atomic_write_at(int dirfd, const char *name, const void *data, size_t len,
 	}
 	if (fd == -1)
 		return (-1);
-	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
-	    fsync(fd) == -1)
-		goto fail;
-	if (close(fd) == -1) {
+	if (write_sync_close(fd, mode, data, len) == -1) {
 		fd = -1;
 		goto fail;
 	}
