@@ -26,6 +26,8 @@
 #include "util.h"
 #include "xmalloc.h"
 #include "master.h"
+#include "cli.h"
+#include "wsclient.h"
 
 #define CLI_OK          0
 #define CLI_FAILED      1

@@ -31,6 +31,8 @@
 #include "util.h"
 #include "xmalloc.h"
 #include "master.h"
+#include "cli.h"
+#include "wsclient.h"
 
 #define WSC_MAX_MESSAGE (256 * 1024 * 1024)
 #define WSC_GUID        "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

@@ -18,6 +18,7 @@
 #include "util.h"
 #include "xmalloc.h"
 #include "master.h"
+#include "cli.h"
 
 /* Exit codes (documented in README.md and fnwm --help). */
 #define EXIT_USAGE     2

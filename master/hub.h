@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* the WebSocket hub: clients, their queues, send and broadcast */
+#ifndef FNWM_MASTER_HUB_H
+#define FNWM_MASTER_HUB_H
+
+#include <sys/queue.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "access.h"
+#include "outmsg.h"
+
+struct lws;
+struct lws_context;
+
+/* hub.c */
+enum client_close {
+	CLIENT_OPEN = 0,
+	CLIENT_DRAIN_CLOSE, /* send what is queued, then close */
+	CLIENT_CLOSE_NOW,   /* close at the next writeable */
+};
+
+struct ws_client {
+	struct lws *wsi;
+	uint64_t id; /* operations refer to their requester by id */
+	int established;
+	enum access_right right;
+	int subscribed;  /* receives broadcasts (sent a real command) */
+	int want_status; /* a worker_status reply waits for the first scan */
+	unsigned ops;    /* its operations not yet finished */
+	int reset_owed;  /* a broadcast reset it was spared while busy */
+	enum client_close closing;
+	uint16_t close_code;
+	const char *close_reason;
+	char *rx; /* partial inbound message */
+	size_t rxlen, rxcap;
+	int rx_binary;
+	struct fnwm_outmsg **q; /* ring of queued messages */
+	unsigned qhead, qlen, qcap;
+	size_t qbytes;
+	size_t txoff;           /* bytes of q[qhead] already sent */
+	unsigned char *scratch; /* LWS_PRE + chunk, for fragmented sends */
+	TAILQ_ENTRY(ws_client) entry;
+};
+TAILQ_HEAD(ws_clients, ws_client);
+
+int hub_start(struct ev_loop *, const struct fnwm_config *, int takeover,
+    char **cause);
+struct lws_context *hub_context(void);
+/* Queues msg for c (takes a new reference). */
+void hub_send(struct ws_client *, struct fnwm_outmsg *);
+void hub_send_json(struct ws_client *, json_object *);
+/* Sends to every subscribed client. */
+void hub_broadcast(struct fnwm_outmsg *);
+struct ws_clients *hub_clients(void);
+/* The client with this id, or NULL when it has gone. */
+struct ws_client *hub_find(uint64_t id);
+size_t hub_client_count(void);
+/* Refuses new connections and closes every client with 1001. */
+void hub_begin_shutdown(void);
+/* Destroys the lws context; call outside lws callbacks. */
+void hub_destroy(void);
+
+/* Counters of the hub, for /metrics. */
+struct hub_stats {
+	uint64_t msgs_in, msgs_out;
+	uint64_t clients_refused;     /* over fnwm.max_clients: 503 */
+	uint64_t clients_lagging;     /* over fnwm.client_queue_bytes */
+	uint64_t clients_over_budget; /* over fnwm.total_queue_bytes */
+	uint64_t accept_fd_exhausted; /* accepts failed: no fd left */
+	uint64_t accept_dropped;      /* connections dropped for that */
+};
+const struct hub_stats *hub_stats(void);
+/* Bytes queued for all clients, not yet sent. */
+size_t hub_queued_bytes(void);
+/* Whether a handshake's Origin may reach the hub (and its HTTP pages). */
+int hub_origin_allowed(struct lws *);
+/* Whether the hub serves TLS. */
+int hub_tls(void);
+
+#endif

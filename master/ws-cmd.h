@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* the WebSocket commands a client may send */
+#ifndef FNWM_MASTER_WS_CMD_H
+#define FNWM_MASTER_WS_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "config.h"
+#include "hub.h"
+
+struct ws_client;
+
+/* ws-cmd.c */
+struct ws_cmd_entry {
+	const char *name;
+	int plain;      /* matched as the exact plain-text frame */
+	int json;       /* matched as {"type": name, ...} */
+	int subscribes; /* after it, the client receives broadcasts */
+	int read_only;  /* allowed to a client with the read-only token */
+	void (*exec)(struct ws_client *, json_object *msg);
+};
+/* Handles one complete inbound text message. */
+void ws_cmd_dispatch(struct ws_client *, const char *text, size_t len);
+/* Sends {"type":"error","message":...}. */
+void ws_cmd_error(struct ws_client *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*
+ * The same progress to every subscribed client (new_worker's routing); a
+ * reset skips those with an operation of their own under way, but owner's.
+ */
+void ws_cmd_broadcast_progress(uint64_t owner, const char *message,
+    double progress, int blocking);
+/* Sends a progress message; an empty message with 1.0 is the reset. */
+void ws_cmd_progress(struct ws_client *, const char *message, double progress,
+    int blocking);
+
+/* ws-cmd-*.c */
+extern const struct ws_cmd_entry ws_cmd_ping_entry;
+extern const struct ws_cmd_entry ws_cmd_identify_entry;
+extern const struct ws_cmd_entry ws_cmd_stop_entry;
+extern const struct ws_cmd_entry ws_cmd_status_entry;
+extern const struct ws_cmd_entry ws_cmd_set_active_entry;
+extern const struct ws_cmd_entry ws_cmd_stop_worker_entry;
+extern const struct ws_cmd_entry ws_cmd_restart_worker_entry;
+extern const struct ws_cmd_entry ws_cmd_delete_worker_entry;
+extern const struct ws_cmd_entry ws_cmd_new_worker_entry;
+extern const struct ws_cmd_entry ws_cmd_repair_worker_entry;
+extern const struct ws_cmd_entry ws_cmd_worker_details_entry;
+extern const struct ws_cmd_entry ws_cmd_worker_logs_entry;
+extern const struct ws_cmd_entry ws_cmd_set_autostart_entry;
+/* The "workerid" of msg if it is a valid worker id, else an error reply. */
+const char *ws_cmd_workerid(struct ws_client *, json_object *msg);
+/* Answers the worker_status requests that waited for the first scan. */
+void ws_cmd_status_ready(void);
+
+#endif
