@@ -115,7 +115,7 @@ async def rounds(vu, h, n):
 
         m = c.mark()
         t0 = time.monotonic()
-        tr, _ = await h.activate(c, uuid)
+        tr, _ = await h.activated(c, uuid)
         upg.append(time.monotonic() - t0)
         k = await c.wait(lambda x: vu.is_progress(x, "Starting worker."),
                          1, m)

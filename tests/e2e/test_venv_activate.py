@@ -66,7 +66,7 @@ def test_activation_upgrades(vh):
         assert installed_version(venv, "funcnodes-core") is None
         assert installed_version(venv, DEP) == V1
         vh.wh.upgrades()
-        tr, data = await vh.activate(c, uuid)
+        tr, data = await vh.activated(c, uuid)
         _assert_started(vh, uuid, venv, tr, data)
         assert _head(tr) == [
             ("Activating worker.", 0.1), ("Updating worker.", 0.2),
@@ -104,7 +104,7 @@ def test_pinned_dependency_left_alone(vh):
     async def body():
         c, uuid, venv = await _created(vh, with_dep="==%s" % V1)
         vh.wh.upgrades()
-        tr, data = await vh.activate(c, uuid)
+        tr, data = await vh.activated(c, uuid)
         _assert_started(vh, uuid, venv, tr, data)
         assert _head(tr) == [
             ("Activating worker.", 0.1), ("Updating worker.", 0.2),
@@ -131,7 +131,7 @@ def test_failing_upgrade_reported_and_worker_starts(vh):
         c, uuid, venv = await _created(vh)
         vh.update_doc(uuid, package_dependencies={
             "fnwm_ghost_package": {"package": ghost, "version": None}})
-        tr, data = await vh.activate(c, uuid)
+        tr, data = await vh.activated(c, uuid)
         _assert_started(vh, uuid, venv, tr, data)
         errs = error_progress(tr)
         assert len(errs) == 1, short(tr)
@@ -158,7 +158,7 @@ def test_upgrade_on_start_false_skips_upgrades(vh):
     async def body():
         c, uuid, venv = await _created(vh, with_dep=None)
         vh.wh.upgrades()
-        tr, data = await vh.activate(c, uuid)
+        tr, data = await vh.activated(c, uuid)
         _assert_started(vh, uuid, venv, tr, data)
         assert _head(tr) == [
             ("Activating worker.", 0.1), ("Starting worker.", 0.4),
@@ -185,7 +185,7 @@ def test_update_on_startup_flags(vh):
             "funcnodes": False, "funcnodes-core": False,
             "funcnodes-worker": True})
         vh.wh.upgrades()
-        tr, data = await vh.activate(c, uuid)
+        tr, data = await vh.activated(c, uuid)
         _assert_started(vh, uuid, venv, tr, data)
         assert _head(tr) == [
             ("Activating worker.", 0.1), ("Updating worker.", 0.2),

@@ -272,7 +272,7 @@ def test_step_timeout_upgrade_best_effort(vh):
         # The limit applies from the next manager on (creation is slower).
         await vh.restart(fnwm={"step_timeout": 2})
         c = await vh.client("A")
-        tr, data = await vh.activate(c, uuid, T(3 * (2 + QUICK) + 30))
+        tr, data = await vh.activated(c, uuid, T(3 * (2 + QUICK) + 30))
         errs = [m for m in tr if is_progress(m) and
                 m.get("status") == "error"]
         assert len(errs) == 2, short(tr)   # funcnodes, funcnodes-core

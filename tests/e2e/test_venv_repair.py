@@ -79,7 +79,7 @@ def test_deleted_venv_reported_then_repaired(vh):
         assert installed_version(venv, "funcnodes-core") == V2
 
         # And the worker starts from it.
-        tr, data = await vh.activate(c, uuid)
+        tr, data = await vh.activated(c, uuid)
         assert data["uuid"] == uuid and data["env_path"] == venv, data
         pids = await wait_worker_pids(uuid, 1)
         assert cmdline(pids[0])[0] == os.path.join(venv, "bin", "python")

@@ -40,7 +40,7 @@ def test_uv_create_and_upgrade(vh):
                                            "pyproject.toml"))
         assert installed_version(venv, "funcnodes") == V1
         vh.wh.upgrades()
-        tr, data = await vh.activate(c, uuid)
+        tr, data = await vh.activated(c, uuid)
         assert error_progress(tr) == [], short(tr)
         assert data["uuid"] == uuid, data
         pids = await wait_worker_pids(uuid, 1)

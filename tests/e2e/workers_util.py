@@ -47,14 +47,23 @@ RESET = {"type": "progress", "message": "", "status": "info",
 
 def run(coro, timeout=120, harness=None):
     """Runs an async test body under an overall deadline, then closes the
-    harness's clients (an abandoned connection costs its close timeout)."""
+    harness's clients (an abandoned connection costs its close timeout);
+    returns what the body returned."""
     async def body():
         try:
-            await asyncio.wait_for(coro, T(timeout))
+            return await asyncio.wait_for(coro, T(timeout))
         finally:
             if harness is not None:
                 await harness.close_clients()
-    asyncio.run(body())
+    return asyncio.run(body())
+
+
+def pids_with_arg(text):
+    """Live processes with an argument containing text."""
+    me = os.getpid()
+    return sorted(p for p in all_pids()
+                  if p != me and pid_alive(p)
+                  and any(text in a for a in cmdline(p)))
 
 
 # ----------------------------------------------------------------------------
@@ -127,7 +136,7 @@ class Client:
         self._task.cancel()
 
 
-def short(msgs, limit=3000):
+def short(msgs, limit=4000):
     s = repr(msgs)
     return s if len(s) <= limit else s[:limit // 2] + " ... " + s[-limit // 2:]
 
@@ -136,8 +145,9 @@ def is_type(t):
     return lambda m: isinstance(m, dict) and m.get("type") == t
 
 
-def is_progress(m):
-    return isinstance(m, dict) and m.get("type") == "progress"
+def is_progress(m, message=None):
+    return (isinstance(m, dict) and m.get("type") == "progress"
+            and (message is None or m.get("message") == message))
 
 
 def is_reset(m):
@@ -174,6 +184,19 @@ def progress_line(m):
 
 
 class WorkerHarness:
+    """A master whose workers are the FuncNodes test double (tests/worker).
+    VenvHarness (venv_util.py) is the same with workers in venvs."""
+
+    # A connection accepted in the manager's first moments can stall for
+    # good (see test_workers_hub_startup.py, which asserts that it does
+    # not): client() reconnects after ANSWER_TIMEOUT, CONNECT_ATTEMPTS
+    # times in all.
+    ANSWER_TIMEOUT = 3
+    CONNECT_ATTEMPTS = 3
+    RESET_TIMEOUT = 5       # an operation's end -> its reset
+    ACTIVATE_TIMEOUT = 30
+    IN_VENV = False         # new_worker's default
+
     def __init__(self, tmp_path):
         self.tmp = str(tmp_path)
         self.cfg_dir = os.path.join(self.tmp, "cfg")
@@ -189,20 +212,28 @@ class WorkerHarness:
         self.endport = self.startport + 300
         self.python = PYTHON
         self.stalls = []
+        self.env = None
 
     # -- the master ---------------------------------------------------------
 
-    def start(self, fnwm=None, env=None, python=None, args=()):
-        cfg = dict(FAST_FNWM)
-        if fnwm:
-            cfg.update(fnwm)
-        write_json(os.path.join(self.cfg_dir, "config.json"), {"fnwm": cfg})
+    def environment(self):
+        """The master's environment before start()'s env is applied."""
         e = dict(os.environ)
         for k in list(e):
             if k.startswith("FNWM_TEST_") or k.startswith("FUNCNODES_"):
                 del e[k]
         e["PYTHONPATH"] = WORKER_PATH
         e["PYTHONDONTWRITEBYTECODE"] = "1"
+        return e
+
+    def start(self, fnwm=None, env=None, python=None, args=()):
+        """Starts the master with FAST_FNWM + fnwm in config.json; env
+        entries set (or, when None, remove) environment variables."""
+        cfg = dict(FAST_FNWM)
+        if fnwm:
+            cfg.update(fnwm)
+        write_json(os.path.join(self.cfg_dir, "config.json"), {"fnwm": cfg})
+        e = self.environment()
         e["FUNCNODES_WS_WORKER_STARTPORT"] = str(self.startport)
         e["FUNCNODES_WS_WORKER_ENDPORT"] = str(self.endport)
         e["FUNCNODES_HOST"] = "127.0.0.1"
@@ -212,20 +243,25 @@ class WorkerHarness:
         if SANITIZED:
             e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
             e.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
-        if env:
-            e.update(env)
+        for k, v in (env or {}).items():
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = v
+        self.env = e
         self.python = python or PYTHON
         argv = [FNWM_BIN, "startworkermanager", "--dir", self.cfg_dir,
                 "--port", "0", "--python", self.python] + list(args)
         self._log = open(self.log_path, "ab")
-        # A restarted master appends: its own "listening" line counts.
-        start_of_log = len(self.log())
+        since = self._log.tell()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=self._log,
                                      env=e, cwd=self.tmp)
 
         def listening():
-            m = LISTEN_RE.search(self.log()[start_of_log:])
+            # This master's line, not one of an earlier master.
+            raw = _read(self.log_path) or b""
+            m = LISTEN_RE.search(raw[since:].decode("utf-8", "replace"))
             if m:
                 return m
             if self.proc.poll() is not None:
@@ -235,6 +271,16 @@ class WorkerHarness:
         m = wait_for(listening, T(10), "the 'listening on' line")
         self.port = int(m.group(2))
         return self
+
+    async def restart(self, **start_kw):
+        """Stops the master (SIGTERM, clients closed) and starts a new one
+        on the same config dir with start(**start_kw)."""
+        await self.close_clients()
+        self.proc.send_signal(signal.SIGTERM)
+        rc = await self.wait_exit(T(30))
+        assert rc == 0, rc
+        self._log.close()
+        return self.start(**start_kw)
 
     def log(self):
         raw = _read(self.log_path)
@@ -261,20 +307,22 @@ class WorkerHarness:
 
     async def client(self, name="client", subscribe=True):
         """A connected client; with subscribe, one that gets broadcasts.
-
-        A connection accepted in the manager's first moments can stall
-        for good (see test_workers_hub_startup.py, which asserts that it
-        does not): that costs these tests a reconnection, recorded in
-        self.stalls and reported as a warning, not their subject."""
-        for attempt in range(3):
+        A stalled connection is recorded in self.stalls, reported as a
+        warning (not the subject of these tests), and replaced."""
+        for attempt in range(self.CONNECT_ATTEMPTS):
             c = await self.connect(name)
             m = c.mark()
             # Broadcasts reach only clients that sent a real command.
             await c.send("worker_status" if subscribe else "ping")
             try:
                 await c.wait(lambda x: x == "pong" or
-                             is_type("worker_status")(x), T(3), m)
+                             is_type("worker_status")(x),
+                             T(self.ANSWER_TIMEOUT), m,
+                             "the worker_status reply" if subscribe
+                             else "the pong")
             except AssertionError:
+                if attempt + 1 == self.CONNECT_ATTEMPTS:
+                    raise
                 self.stalls.append(name)
                 await c.close()
                 self.clients.remove(c)
@@ -284,22 +332,37 @@ class WorkerHarness:
                 del c.times[m:]
                 del c.walls[m:]
             return c
-        raise AssertionError("%s: no answer on 3 connections" % name)
 
     async def close_clients(self):
         await asyncio.gather(*(c.close() for c in self.clients))
         self.clients = []
 
     def run(self, coro, timeout=120):
-        run(coro, timeout, self)
+        return run(coro, timeout, self)
 
     # -- worker files ---------------------------------------------------------
 
     def path(self, uuid, suffix):
         return os.path.join(self.workers_dir, "worker_%s%s" % (uuid, suffix))
 
+    def json_path(self, uuid):
+        return self.path(uuid, ".json")
+
     def data_dir(self, uuid):
         return os.path.join(self.workers_dir, "worker_%s" % uuid)
+
+    def doc(self, uuid):
+        return read_json(self.json_path(uuid))
+
+    def update_doc(self, uuid, **changes):
+        d = self.doc(uuid)
+        d.update(changes)
+        write_json(self.json_path(uuid), d)
+        return d
+
+    def worker_log(self, uuid):
+        raw = _read(os.path.join(self.data_dir(uuid), "worker.log"))
+        return raw.decode("utf-8", "replace") if raw else ""
 
     def files_of(self, uuid):
         pre = "worker_%s" % uuid
@@ -308,21 +371,34 @@ class WorkerHarness:
 
     # -- operations (request, then wait for the end of the transcript) ------
 
-    async def new_worker(self, c, timeout=None, **kwargs):
-        """Creates a worker (in_venv false unless given); returns
-        (uuid, transcript of c)."""
-        kwargs.setdefault("in_venv", False)
+    async def send_new_worker(self, c, **kwargs):
+        kwargs.setdefault("in_venv", self.IN_VENV)
         m = c.mark()
         await c.send({"type": "new_worker", "kwargs": kwargs})
+        return m
+
+    async def wait_created(self, c, m, timeout=None):
+        """After send_new_worker: (uuid or None, transcript up to and with
+        the reset after worker_created or error)."""
         i = await c.wait(lambda x: is_type("worker_created")(x) or
                          is_type("error")(x), timeout or T(10), m,
                          "worker_created")
-        if c.msgs[i]["type"] == "error":
-            raise AssertionError("new_worker failed: %s" % c.msgs[i])
-        uuid = c.msgs[i]["uuid"]
-        self.uuids.add(uuid)
-        j = await c.wait(is_reset, T(5), i + 1, "the reset after creation")
+        uuid = c.msgs[i].get("uuid") if c.msgs[i]["type"] == \
+            "worker_created" else None
+        if uuid:
+            self.uuids.add(uuid)
+        j = await c.wait(is_reset, T(self.RESET_TIMEOUT), i + 1,
+                         "the reset after creation")
         return uuid, c.msgs[m:j + 1]
+
+    async def new_worker(self, c, timeout=None, **kwargs):
+        """Creates a worker (in a venv when IN_VENV, unless in_venv is
+        given); returns (uuid, transcript of c)."""
+        m = await self.send_new_worker(c, **kwargs)
+        uuid, tr = await self.wait_created(c, m, timeout)
+        assert uuid, "new_worker failed: %s\n%s" % (short(tr),
+                                                    self.log()[-4000:])
+        return uuid, tr
 
     async def op(self, c, type_, uuid, end, timeout):
         """Sends {"type": type_, "workerid": uuid}; waits for end(msg) and
@@ -330,7 +406,8 @@ class WorkerHarness:
         m = c.mark()
         await c.send({"type": type_, "workerid": uuid})
         i = await c.wait(end, timeout, m, "end of %s" % type_)
-        j = await c.wait(is_reset, T(5), i + 1, "reset after %s" % type_)
+        j = await c.wait(is_reset, T(self.RESET_TIMEOUT), i + 1,
+                         "reset after %s" % type_)
         return c.msgs[m:j + 1], c.msgs[i]
 
     async def set_active(self, c, uuid, timeout=None):
@@ -338,21 +415,25 @@ class WorkerHarness:
         return await self.op(
             c, "set_active", uuid,
             lambda x: is_type("set_worker")(x) or is_type("error")(x),
-            timeout or T(30))
+            timeout or T(self.ACTIVATE_TIMEOUT))
+
+    async def activated(self, c, uuid, timeout=None):
+        """set_active that must succeed: (transcript, set_worker data)."""
+        tr, last = await self.set_active(c, uuid, timeout)
+        assert last["type"] == "set_worker", \
+            "activation failed: %s\n%s" % (short(tr), self.log()[-4000:])
+        return tr, last["data"]
 
     async def activate(self, c, uuid, timeout=None):
         """set_active that must succeed; returns the set_worker data."""
-        tr, last = await self.set_active(c, uuid, timeout)
-        assert last["type"] == "set_worker", short(tr)
-        return last["data"]
+        return (await self.activated(c, uuid, timeout))[1]
 
     async def stop_worker(self, c, uuid, timeout=None):
         m = c.mark()
         await c.send({"type": "stop_worker", "workerid": uuid})
         # Stopping worker. ... reset
-        i = await c.wait(lambda x: is_progress(x) and
-                         x["message"] == "Stopping worker.", T(5), m,
-                         "Stopping worker.")
+        i = await c.wait(lambda x: is_progress(x, "Stopping worker."),
+                         T(self.RESET_TIMEOUT), m, "Stopping worker.")
         j = await c.wait(lambda x: is_reset(x) or is_type("error")(x),
                          timeout or T(30), i + 1, "reset after stop_worker")
         return c.msgs[m:j + 1]
@@ -371,33 +452,41 @@ class WorkerHarness:
 
     # -- teardown -----------------------------------------------------------
 
+    def kill_everything(self, timeout=None):
+        """Kills monitors first (they would restart workers), then the
+        rest of this config dir, until nothing is left. Returns what
+        survived SIGKILL."""
+        deadline = time.monotonic() + (timeout or T(10))
+        while True:
+            kill_all(monitor_pids(workers_dir=self.workers_dir))
+            for u in self.uuids:
+                kill_all(monitor_pids(u))
+            live = (self.proc.pid,) if self.alive() else ()
+            left = leftovers(self.cfg_dir, exclude=live)
+            for u in self.uuids:
+                left += worker_pids(u)
+            left += pids_with_arg(self.tmp)
+            left = [p for p in set(left) if p not in live]
+            if not left:
+                return []
+            kill_all(left)
+            if time.monotonic() > deadline:
+                return left
+            time.sleep(0.05)
+
     def finish(self):
         problems = []
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(T(25))
+                self.proc.wait(T(30))
             except subprocess.TimeoutExpired:
                 problems.append("fnwm did not exit on SIGTERM (killed)")
                 self.proc.kill()
                 self.proc.wait()
-        # Monitors first (they would restart workers), then the rest,
-        # until nothing of this config dir remains.
-        deadline = time.monotonic() + T(10)
-        while True:
-            kill_all(monitor_pids(workers_dir=self.workers_dir))
-            for u in self.uuids:
-                kill_all(monitor_pids(u))
-            left = leftovers(self.cfg_dir)
-            for u in self.uuids:
-                left += worker_pids(u)
-            if not left:
-                break
-            kill_all(left)
-            if time.monotonic() > deadline:
-                problems.append("processes survived SIGKILL: %s" % left)
-                break
-            time.sleep(0.05)
+        left = self.kill_everything()
+        if left:
+            problems.append("processes survived SIGKILL: %s" % left)
         if self._log is not None:
             self._log.close()
         if self.stalls:
@@ -430,7 +519,7 @@ async def wait_worker_pids(uuid, n, timeout=None):
     def cond():
         got[:] = worker_pids(uuid)
         return len(got) == n
-    await async_wait_for(cond, timeout or T(15),
+    await async_wait_for(cond, timeout or T(20),
                          "%d worker process(es) of %s (have %s)"
                          % (n, uuid, got))
     return list(got)
@@ -438,7 +527,8 @@ async def wait_worker_pids(uuid, n, timeout=None):
 
 async def wait_gone(pids, timeout, what="processes"):
     await async_wait_for(lambda: not [p for p in pids if pid_alive(p)],
-                         timeout, "%s %s to be gone" % (what, pids))
+                         timeout, "%s %s to be gone (alive: %s)"
+                         % (what, pids, [p for p in pids if pid_alive(p)]))
 
 
 def assert_reset(m):
