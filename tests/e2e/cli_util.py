@@ -43,7 +43,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 
 from fnwmtest import (  # noqa: E402,F401
     FNWM_BIN, PYTHON, REPO, SANITIZED, SANITIZER_MARKERS, SLOW, T, WORKER_PATH,
-    all_pids, cmdline, free_port, has_uuid_args, pid_alive, read_bytes as _read,
+    all_pids, cmdline, free_port, has_uuid_args, kill_all, pid_alive,
+    read_bytes as _read,
     sanitizer_marker, wait_for, worker_pids)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -505,11 +506,7 @@ class CliHarness:
         managers = []
         for d in [self.dir] + self.extra_dirs:
             managers += self.manager_pids(d)
-        for pid in managers:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except OSError:
-                pass
+        kill_all(managers, signal.SIGTERM)
         try:
             wait_for(lambda: not any(pid_alive(p) for p in managers),
                      T(30), "the managers to stop on SIGTERM")
@@ -524,11 +521,7 @@ class CliHarness:
             left = self._test_pids()
             if not left:
                 break
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            kill_all(left)
             try:
                 wait_for(lambda: not any(pid_alive(p) for p in left),
                          T(10), "leftover processes to die")

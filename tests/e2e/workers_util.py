@@ -31,7 +31,8 @@ from fnwmtest import (  # noqa: E402,F401
     FNWM_BIN, LISTEN_RE, PYTHON, REPO, SANITIZED, SANITIZER_MARKERS, SLOW, T,
     WORKER_PATH, all_pids, async_wait_for, belongs_to, cmdline, group_pids,
     has_uuid_args, kill_all, leftovers, monitor_pids, pid_alive, proc_stat,
-    read_bytes as _read, read_json, sanitizer_marker, wait_for, worker_pids,
+    read_bytes as _read, read_json, sanitizer_marker, wait_for,
+    wait_listening, worker_pids,
     write_json)
 
 # Small manager-wide timeouts keep the escalation tests short.
@@ -257,19 +258,7 @@ class WorkerHarness:
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=self._log,
                                      env=e, cwd=self.tmp)
-
-        def listening():
-            # This master's line, not one of an earlier master.
-            raw = _read(self.log_path) or b""
-            m = LISTEN_RE.search(raw[since:].decode("utf-8", "replace"))
-            if m:
-                return m
-            if self.proc.poll() is not None:
-                raise AssertionError("fnwm exited %s before listening:\n%s"
-                                     % (self.proc.returncode, self.log()))
-            return None
-        m = wait_for(listening, T(10), "the 'listening on' line")
-        self.port = int(m.group(2))
+        self.port = wait_listening(self.log_path, self.proc, T(10), since)
         return self
 
     async def restart(self, **start_kw):

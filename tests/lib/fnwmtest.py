@@ -211,13 +211,33 @@ def kill_pid(pid, sig=signal.SIGKILL):
         return False
 
 
-def kill_all(pids):
+def kill_all(pids, sig=signal.SIGKILL):
     for p in pids:
-        kill_pid(p)
+        kill_pid(p, sig)
 
 
 # ----------------------------------------------------------------------------
 # files and logs
+
+
+def wait_listening(log_path, proc, timeout, since=0):
+    """The port of a master's "listening on" line in log_path (its bytes
+    from since on: a restarted master appends); fails when proc exits
+    first or nothing comes within timeout."""
+    def text():
+        raw = read_bytes(log_path) or b""
+        return raw[since:].decode("utf-8", "replace")
+
+    def listening():
+        m = LISTEN_RE.search(text())
+        if m:
+            return m
+        if proc.poll() is not None:
+            raise AssertionError("fnwm exited %s before listening:\n%s"
+                                 % (proc.returncode, text()))
+        return None
+    return int(wait_for(listening, timeout, "the 'listening on' line")
+               .group(2))
 
 
 def write_json(path, obj):

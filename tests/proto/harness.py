@@ -40,9 +40,13 @@ from fnwmtest import cmdline as proc_cmdline  # noqa: E402,F401
 PROTO_H = os.path.join(REPO, "common", "proto.h")
 
 
-def _proto_numbers():
+def _proto_text():
     with open(PROTO_H) as f:
-        text = f.read()
+        return f.read()
+
+
+def _proto_numbers():
+    text = _proto_text()
     nums = {k: int(v) for k, v in
             re.findall(r"#define\s+(FNWM_\w+)\s+(\d+)\b", text)}
     nums.update({k: int(v) for k, v in
@@ -84,8 +88,7 @@ class Layout:
 
 
 def _proto_structs():
-    with open(PROTO_H) as f:
-        text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+    text = re.sub(r"/\*.*?\*/", "", _proto_text(), flags=re.S)
     out = {}
     for name, body in re.findall(r"struct\s+(fnwm_\w+)\s*\{(.*?)\}\s*;",
                                  text, re.S):

@@ -8,24 +8,17 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
-import time
 
 import pytest
 import websockets
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from fnwmtest import wait_listening  # noqa: E402
+
 FNWM = os.environ.get("FNWM_BIN")
-
-
-def _wait_port(log_path, proc, deadline):
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError("master exited early: " + open(log_path).read())
-        m = re.search(r"listening on ws://127\.0\.0\.1:(\d+)/", open(log_path).read())
-        if m:
-            return int(m.group(1))
-        time.sleep(0.05)
-    raise AssertionError("master did not start: " + open(log_path).read())
 
 
 async def _traffic(port, workers_dir):
@@ -103,7 +96,7 @@ def test_clean_shutdown_under_valgrind():
                  FNWM, "startworkermanager", "--dir", cfg, "--port", "0"],
                 stdout=out, stderr=out)
         try:
-            port = _wait_port(log, proc, time.monotonic() + 60)
+            port = wait_listening(log, proc, 60)
             asyncio.run(_traffic(port, workers))
             rc = proc.wait(timeout=60)
         finally:

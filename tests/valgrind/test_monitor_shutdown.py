@@ -5,30 +5,23 @@ import asyncio
 import glob
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 import websockets
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from fnwmtest import wait_listening  # noqa: E402
+
 FNWM = os.environ.get("FNWM_BIN")
 MONITOR = os.environ.get("FNWM_MONITOR_BIN")
 WORKER_PATH = os.path.join(os.path.dirname(__file__), "..", "worker")
-
-
-def _wait_port(log_path, proc, deadline):
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError("master exited early: " + open(log_path).read())
-        m = re.search(r"listening on ws://127\.0\.0\.1:(\d+)/", open(log_path).read())
-        if m:
-            return int(m.group(1))
-        time.sleep(0.05)
-    raise AssertionError("master did not start: " + open(log_path).read())
 
 
 async def _recv_until(ws, pred, timeout=60):
@@ -84,7 +77,7 @@ def test_master_and_monitor_clean_under_valgrind():
                  "--python", "/usr/bin/python3"],
                 stdout=out, stderr=out, env=env)
         try:
-            port = _wait_port(log, proc, time.monotonic() + 60)
+            port = wait_listening(log, proc, 60)
             asyncio.run(_scenario(port))
             rc = proc.wait(timeout=120)
         finally:
