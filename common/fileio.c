@@ -51,55 +51,38 @@ write_sync_close(int fd, mode_t mode, const void *data, size_t len)
 	return (close(fd));
 }
 
+/* The file's directory, opened for fnwm_atomic_write_at. */
 int
 fnwm_atomic_write(const char *path, const void *data, size_t len, mode_t mode)
 {
-	/* One path buffer: this runs deep in every monitor's stack. */
-	char tmp[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 	const char *base = slash != NULL ? slash + 1 : path;
-	int dirlen = slash != NULL ? (int)(slash - path) : 0;
-	int fd, dfd, saved, n;
+	char dir[PATH_MAX];
+	int dfd, rc, saved;
 
 	if (*base == '\0') {
 		errno = EISDIR;
 		return (-1);
 	}
-	n = slash != NULL
-	    ? snprintf(tmp, sizeof tmp, "%.*s/.%s.XXXXXX", dirlen, path, base)
-	    : snprintf(tmp, sizeof tmp, "./.%s.XXXXXX", base);
-	if (n < 0 || n >= (int)sizeof tmp) {
-		errno = ENAMETOOLONG;
+	if (slash == path)
+		dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else if (slash != NULL) {
+		if ((size_t)(slash - path) >= sizeof dir) {
+			errno = ENAMETOOLONG;
+			return (-1);
+		}
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else
+		dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
 		return (-1);
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd == -1)
-		return (-1);
-	if (write_sync_close(fd, mode, data, len) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	/*
-	 * The rename itself is durable only once the directory is synced;
-	 * the directory is the start of tmp ("/" for a file in the root).
-	 */
-	tmp[slash != NULL ? (dirlen > 0 ? dirlen : 1) : 1] = '\0';
-	dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd != -1) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	return (0);
-fail:
+	rc = fnwm_atomic_write_at(dfd, base, data, len, mode);
 	saved = errno;
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
+	close(dfd);
 	errno = saved;
-	return (-1);
+	return (rc);
 }
 
 int

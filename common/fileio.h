@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 /*
- * Writes data to path atomically: a temporary ".<name>.XXXXXX" in the same
+ * Writes data to path atomically: a temporary ".<name>.<random>" in the same
  * directory (never matching worker_*), fsync, rename over path, fsync of
  * the directory. The file gets mode. Returns 0, or -1 with errno set and
  * the temporary removed.

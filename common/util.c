@@ -177,21 +177,6 @@ fnwm_boot_time(void)
 }
 
 void
-fnwm_child_reset_signals(void)
-{
-	struct sigaction sa;
-	sigset_t none;
-	int sig;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-void
 fnwm_signals_taken(sigset_t *set)
 {
 	struct sigaction old;
@@ -218,6 +203,15 @@ fnwm_child_reset_taken(const sigset_t *set)
 			(void)sigaction(sig, &sa, NULL);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void
+fnwm_child_reset_signals(void)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	fnwm_child_reset_taken(&all);
 }
 
 /*

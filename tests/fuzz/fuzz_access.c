@@ -20,6 +20,7 @@
 #include "log.h"
 #include "xmalloc.h"
 #include "master.h"
+#include "fuzz_tmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_READONLY "readonly-token-0123456789abcdefghij"
 
 static const char *fz_host, *fz_auth, *fz_query;
-static char fz_dir[4096];
+static const char *fz_dir;
 static struct fnwm_config fz_cfg;
 
 static const char *
@@ -93,13 +94,10 @@ static void
 fz_setup(void)
 {
 	static char *hosts[] = { NULL };
-	const char *tmp = getenv("TMPDIR"), *why;
+	const char *why;
 	char *cause = NULL;
 
-	snprintf(fz_dir, sizeof fz_dir, "%s/fnwm-fuzz-access.XXXXXX",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(fz_dir) == NULL)
-		abort();
+	fz_dir = fz_tmpdir("access");
 	fnwm_log_init("fuzz", FNWM_LOG_WARN);
 	fz_token_file("control", FZ_CONTROL, &fz_cfg.token_file);
 	fz_token_file("readonly", FZ_READONLY, &fz_cfg.readonly_token_file);
@@ -114,7 +112,6 @@ fz_setup(void)
 	/* The files are read: they may go at once. */
 	(void)unlink(fz_cfg.token_file);
 	(void)unlink(fz_cfg.readonly_token_file);
-	(void)rmdir(fz_dir);
 	access_set_bind("127.0.0.1");
 	/* The harness reaches what it is meant to: both rights, a Host. */
 	fz_host = "ui.example:9380";

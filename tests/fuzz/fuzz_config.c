@@ -6,7 +6,6 @@
  * directory inside the scratch dir holding the same file, so the reader
  * follows it without creating directories anywhere else.
  */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,24 +16,11 @@
 #include "log.h"
 #include "xmalloc.h"
 #include "master.h"
+#include "fuzz_tmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Under $TMPDIR: run-target.sh points it into the build dir. */
-static char fz_dir[4096];
-
-static int
-fz_rm(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-	(void)remove(path);
-	return (0);
-}
-
-static void
-fz_cleanup(void)
-{
-	(void)nftw(fz_dir, fz_rm, 16, FTW_DEPTH | FTW_PHYS);
-}
+static const char *fz_dir;
 
 /*
  * A new file each time: neither an fsync nor (ext4) the flush on close
@@ -64,14 +50,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_object *o;
 	size_t len = size;
 
-	if (fz_dir[0] == '\0') {
-		const char *tmp = getenv("TMPDIR");
-
-		snprintf(fz_dir, sizeof fz_dir, "%s/fnwm-fuzz-config.XXXXXX",
-		    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-		if (mkdtemp(fz_dir) == NULL)
-			abort();
-		atexit(fz_cleanup);
+	if (fz_dir == NULL) {
+		fz_dir = fz_tmpdir("config");
 		fnwm_log_init("fuzz", FNWM_LOG_WARN);
 		/* config_which must not find anything it could run. */
 		setenv("PATH", fz_dir, 1);

@@ -7,7 +7,6 @@
  * ready. Files new_worker makes are removed after each input.
  */
 #include <dirent.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,29 +16,20 @@
 #include "log.h"
 #include "xmalloc.h"
 #include "master.h"
+#include "fuzz_tmp.h"
 #include "mock_master.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FZ_MAX_MSGS 8
 
-/* Under $TMPDIR: run-target.sh points it into the build dir. */
-static char fz_dir[4096];
 static struct fnwm_config fz_cfg;
 static struct ws_client fz_client;
-
-static int
-fz_rm(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-	(void)remove(path);
-	return (0);
-}
 
 static void
 fz_cleanup(void)
 {
 	mock_free();
-	(void)nftw(fz_dir, fz_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void
@@ -53,13 +43,9 @@ fz_fixture(const char *path, const char *text)
 static void
 fz_setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
+	const char *fz_dir = fz_tmpdir("ws");
 	char *p;
 
-	snprintf(fz_dir, sizeof fz_dir, "%s/fnwm-fuzz-ws.XXXXXX",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if (mkdtemp(fz_dir) == NULL)
-		abort();
 	atexit(fz_cleanup);
 	fnwm_log_init("fuzz", FNWM_LOG_WARN);
 	fz_cfg.workers_dir = xasprintf("%s/workers", fz_dir);
@@ -105,7 +91,7 @@ fz_sweep(void)
 		    strstr(e->d_name, MOCK_INACTIVE) != NULL)
 			continue;
 		p = xasprintf("%s/%s", fz_cfg.workers_dir, e->d_name);
-		(void)nftw(p, fz_rm, 16, FTW_DEPTH | FTW_PHYS);
+		fz_rmtree(p);
 		free(p);
 	}
 	closedir(d);
