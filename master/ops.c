@@ -900,6 +900,8 @@ op_step(struct op *op)
 		return (op_create(op));
 	case OP_REPAIR:
 		return (op_repair(op));
+	case OP_NONE:
+		break;
 	}
 	return (1);
 }

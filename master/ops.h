@@ -20,6 +20,7 @@ struct probe;
 
 /* ops.c: operations on one worker, serialised per worker */
 enum op_kind {
+	OP_NONE, /* not an operation (a command row that runs its own exec) */
 	OP_ACTIVATE,
 	OP_STOP,
 	OP_RESTART,

@@ -218,11 +218,50 @@ nw_check_deps(json_object *deps, char **err)
 	return (0);
 }
 
+/* One kwarg not taken by new_worker itself: checked, then kept in o. */
+static int
+nw_take_kwarg(json_object *o, const char *key, json_object *val, char **err)
+{
+	if (nw_in_list(nw_known, key))
+		return (0);
+	if (nw_in_list(nw_reserved, key)) {
+		*err = xasprintf("new_worker: %s cannot be set", key);
+		return (-1);
+	}
+	if (strcmp(key, "port") == 0 &&
+	    (!json_object_is_type(val, json_type_int) ||
+	        json_object_get_int64(val) < 1 ||
+	        json_object_get_int64(val) > 65535)) {
+		*err = xstrdup("new_worker: port must be an integer 1..65535");
+		return (-1);
+	}
+	if ((strcmp(key, "host") == 0 || strcmp(key, "data_path") == 0) &&
+	    !json_object_is_type(val, json_type_string) &&
+	    !json_object_is_type(val, json_type_null)) {
+		*err = xasprintf("new_worker: %s must be a string", key);
+		return (-1);
+	}
+	if (strcmp(key, "data_path") == 0 &&
+	    json_object_is_type(val, json_type_string) &&
+	    json_object_get_string_len(val) > 0 &&
+	    paths_check_client(master_cfg, json_object_get_string(val)) == -1) {
+		*err = xstrdup("new_worker: data_path must lie beneath the "
+		               "workers dir or a directory of "
+		               "fnwm.allowed_data_roots (no \"..\")");
+		return (-1);
+	}
+	if (strcmp(key, "package_dependencies") == 0 &&
+	    nw_check_deps(val, err) == -1)
+		return (-1);
+	json_object_object_add(o, key, json_object_get(val));
+	return (0);
+}
+
 static json_object *
 nw_build(json_object *kw, const char *uuid, const char *name, const char *wtype,
     char **err)
 {
-	json_object *o = json_object_new_object(), *uos, *v;
+	json_object *o = json_object_new_object(), *uos;
 	const char *host = getenv("FUNCNODES_HOST");
 	const char *sport = getenv("FUNCNODES_WS_WORKER_STARTPORT");
 	long long port = 9382;
@@ -255,106 +294,110 @@ nw_build(json_object *kw, const char *uuid, const char *name, const char *wtype,
 	/* Other kwargs end up in the JSON, as FuncNodes' constructor does. */
 	if (kw != NULL) {
 		json_object_object_foreach(kw, key, val) {
-			if (nw_in_list(nw_known, key))
-				continue;
-			if (nw_in_list(nw_reserved, key)) {
-				*err = xasprintf("new_worker: %s cannot be "
-				                 "set",
-				    key);
+			if (nw_take_kwarg(o, key, val, err) == -1) {
 				json_object_put(o);
 				return (NULL);
 			}
-			if (strcmp(key, "port") == 0 &&
-			    (!json_object_is_type(val, json_type_int) ||
-			        json_object_get_int64(val) < 1 ||
-			        json_object_get_int64(val) > 65535)) {
-				*err = xstrdup("new_worker: port must be an "
-				               "integer 1..65535");
-				json_object_put(o);
-				return (NULL);
-			}
-			if ((strcmp(key, "host") == 0 ||
-			        strcmp(key, "data_path") == 0) &&
-			    !json_object_is_type(val, json_type_string) &&
-			    !json_object_is_type(val, json_type_null)) {
-				*err = xasprintf("new_worker: %s must be a "
-				                 "string",
-				    key);
-				json_object_put(o);
-				return (NULL);
-			}
-			if (strcmp(key, "data_path") == 0 &&
-			    json_object_is_type(val, json_type_string) &&
-			    json_object_get_string_len(val) > 0 &&
-			    paths_check_client(master_cfg,
-			        json_object_get_string(val)) == -1) {
-				*err = xstrdup("new_worker: data_path must lie "
-				               "beneath the workers dir or a "
-				               "directory of "
-				               "fnwm.allowed_data_roots (no "
-				               "\"..\")");
-				json_object_put(o);
-				return (NULL);
-			}
-			if (strcmp(key, "package_dependencies") == 0 &&
-			    nw_check_deps(val, err) == -1) {
-				json_object_put(o);
-				return (NULL);
-			}
-			json_object_object_add(o, key, json_object_get(val));
 		}
 	}
-	(void)v;
 	return (o);
 }
 
-static int
-nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
-    size_t uuidsz)
-{
-	const char *name, *want, *wtype, *ref, *s;
-	json_object *o = NULL, *refentry, *deps;
-	char *path = NULL, *dir = NULL;
-	int in_venv, copylib, copyns, made_dir = 0, rc = -1;
-	struct stat st;
+/* new_worker's own kwargs, read and checked. */
+struct nw_args {
+	const char *name, *want, *wtype, *ref;
+	int in_venv, copylib, copyns;
+};
 
-	if (nw_get_string(kw, "name", &name, err) == -1 ||
-	    nw_get_string(kw, "uuid", &want, err) == -1 ||
-	    nw_get_string(kw, "workertype", &wtype, err) == -1 ||
-	    nw_get_string(kw, "reference", &ref, err) == -1 ||
-	    nw_get_bool(kw, "in_venv", master_cfg->in_venv_default, &in_venv,
+/* Reads the kwargs and picks the uuid; -1 with *err when refused. */
+static int
+nw_parse(json_object *kw, struct nw_args *a, char *uuid, size_t uuidsz,
+    char **err)
+{
+	if (nw_get_string(kw, "name", &a->name, err) == -1 ||
+	    nw_get_string(kw, "uuid", &a->want, err) == -1 ||
+	    nw_get_string(kw, "workertype", &a->wtype, err) == -1 ||
+	    nw_get_string(kw, "reference", &a->ref, err) == -1 ||
+	    nw_get_bool(kw, "in_venv", master_cfg->in_venv_default, &a->in_venv,
 	        err) == -1 ||
-	    nw_get_bool(kw, "copyLib", 0, &copylib, err) == -1 ||
-	    nw_get_bool(kw, "copyNS", 0, &copyns, err) == -1)
+	    nw_get_bool(kw, "copyLib", 0, &a->copylib, err) == -1 ||
+	    nw_get_bool(kw, "copyNS", 0, &a->copyns, err) == -1)
 		return (-1);
-	if (wtype == NULL)
-		wtype = "WSWorker";
-	if (strcmp(wtype, "WSWorker") != 0 &&
-	    strcmp(wtype, "SocketWorker") != 0 &&
-	    strcmp(wtype, "MsQueueWorker") != 0) {
+	if (a->wtype == NULL)
+		a->wtype = "WSWorker";
+	if (strcmp(a->wtype, "WSWorker") != 0 &&
+	    strcmp(a->wtype, "SocketWorker") != 0 &&
+	    strcmp(a->wtype, "MsQueueWorker") != 0) {
 		*err = xstrdup("new_worker: unknown workertype");
 		return (-1);
 	}
-	if (want != NULL) {
-		if (!fnwm_worker_id_valid(want, strlen(want))) {
+	if (a->want != NULL) {
+		if (!fnwm_worker_id_valid(a->want, strlen(a->want))) {
 			*err = xstrdup("new_worker: invalid uuid (letters, "
 			               "digits, '.', '_' and '-'; not "
 			               "starting with '.')");
 			return (-1);
 		}
-		if (strlen(want) > FNWM_UUID_MAX) {
+		if (strlen(a->want) > FNWM_UUID_MAX) {
 			*err = xasprintf("new_worker: uuid longer than %d "
 			                 "characters",
 			    FNWM_UUID_MAX);
 			return (-1);
 		}
-		snprintf(uuid, uuidsz, "%s", want);
+		snprintf(uuid, uuidsz, "%s", a->want);
 	} else
-		nw_make_uuid(name, uuid, uuidsz);
-	if (ref != NULL && !fnwm_worker_id_valid(ref, strlen(ref))) {
+		nw_make_uuid(a->name, uuid, uuidsz);
+	if (a->ref != NULL && !fnwm_worker_id_valid(a->ref, strlen(a->ref))) {
 		*err = xstrdup("new_worker: invalid reference");
 		return (-1);
 	}
+	return (0);
+}
+
+/* What new_worker takes from its reference worker into o and dir. */
+static int
+nw_from_reference(const struct nw_args *a, json_object *o, const char *dir,
+    char **err)
+{
+	json_object *refentry, *deps;
+
+	registry_refresh_now(a->ref);
+	refentry = registry_entry(a->ref);
+	if (refentry == NULL) {
+		*err = xasprintf("new_worker: reference worker %s not found",
+		    a->ref);
+		return (-1);
+	}
+	if (a->copylib &&
+	    json_object_object_get_ex(refentry, "package_dependencies",
+	        &deps)) {
+		if (nw_check_deps(deps, err) == -1)
+			return (-1);
+		json_object_object_add(o, "package_dependencies",
+		    json_object_get(deps));
+	}
+	if (a->copyns && nw_copy_nodespace(a->ref, dir, err) == -1)
+		return (-1);
+	return (0);
+}
+
+/*
+ * 0 when the worker's JSON is written, 1 when a creation operation took
+ * it over (in a venv), -1 with *err when refused; nothing stays behind.
+ */
+static int
+nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
+    size_t uuidsz)
+{
+	struct nw_args a;
+	json_object *o = NULL;
+	char *path = NULL, *dir = NULL;
+	const char *s;
+	int made_dir = 0, rc = -1;
+	struct stat st;
+
+	if (nw_parse(kw, &a, uuid, uuidsz, err) == -1)
+		return (-1);
 	if (registry_count() >= master_cfg->max_workers) {
 		limits_hit(LIMIT_MAX_WORKERS, "new_worker refused: %zu workers",
 		    registry_count());
@@ -368,10 +411,8 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 		*err = xasprintf("new_worker: worker %s already exists", uuid);
 		goto out;
 	}
-	o = nw_build(kw, uuid, name, wtype, err);
-	if (o == NULL)
+	if ((o = nw_build(kw, uuid, a.name, a.wtype, err)) == NULL)
 		goto out;
-
 	dir = launch_data_dir(master_cfg, uuid, o);
 	/* Beneath its root, through fds: no symlink on the way. */
 	if (paths_make_data_dir(master_cfg, dir) == 0)
@@ -381,28 +422,9 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 		    xasprintf("new_worker: mkdir %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	if (ref != NULL) {
-		registry_refresh_now(ref);
-		refentry = registry_entry(ref);
-		if (refentry == NULL) {
-			*err = xasprintf("new_worker: reference worker %s not "
-			                 "found",
-			    ref);
-			goto out;
-		}
-		if (copylib &&
-		    json_object_object_get_ex(refentry, "package_dependencies",
-		        &deps)) {
-			if (nw_check_deps(deps, err) == -1)
-				goto out;
-			json_object_object_add(o, "package_dependencies",
-			    json_object_get(deps));
-		}
-		if (copyns && nw_copy_nodespace(ref, dir, err) == -1)
-			goto out;
-	}
-
-	if (in_venv) {
+	if (a.ref != NULL && nw_from_reference(&a, o, dir, err) == -1)
+		goto out;
+	if (a.in_venv) {
 		/* The venv takes minutes: an operation, the JSON comes last. */
 		ops_submit_create(uuid, c->id, o, made_dir);
 		o = NULL;
@@ -425,7 +447,6 @@ out:
 	json_object_put(o);
 	free(path);
 	free(dir);
-	(void)c;
 	return (rc);
 }
 

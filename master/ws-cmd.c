@@ -13,18 +13,40 @@
 #include "xmalloc.h"
 #include "master.h"
 
-/* Reading this table answers "what can a client make the master do?". */
+/*
+ * An operation on the worker {"type": name, "workerid": ID} names: queued
+ * on that worker (ops_submit) and reporting to its requester as it goes.
+ */
+#define WS_CMD_OP(cmd, kind)                          \
+	(&(const struct ws_cmd_entry){ .name = (cmd), \
+	    .json = 1,                                \
+	    .subscribes = 1,                          \
+	    .op = (kind) })
+
+/*
+ * Reading this table answers "what can a client make the master do?": a
+ * command of its own file (ws-cmd-<name>.c), or an operation of the file
+ * named beside it.
+ */
 static const struct ws_cmd_entry *const ws_cmd_table[] = {
 	&ws_cmd_ping_entry,
 	&ws_cmd_identify_entry,
 	&ws_cmd_stop_entry,
 	&ws_cmd_status_entry,
 	&ws_cmd_new_worker_entry,
-	&ws_cmd_set_active_entry,
-	&ws_cmd_stop_worker_entry,
-	&ws_cmd_restart_worker_entry,
-	&ws_cmd_delete_worker_entry,
-	&ws_cmd_repair_worker_entry,
+	/* ops.c: start it if needed, then hand it over (set_worker) */
+	WS_CMD_OP("set_active", OP_ACTIVATE),
+	/* ops.c: its stop command, then TERM, then KILL */
+	WS_CMD_OP("stop_worker", OP_STOP),
+	/* ops.c: stop it and start a new process (new pid) */
+	WS_CMD_OP("restart_worker", OP_RESTART),
+	/* ops.c: stop it, then remove its files and data dir */
+	WS_CMD_OP("delete_worker", OP_DELETE),
+	/*
+	 * ops.c: recreate a deleted or broken venv from the recorded
+	 * dependencies (fnwm's own; FuncNodes' UI never sends it)
+	 */
+	WS_CMD_OP("repair_worker", OP_REPAIR),
 	&ws_cmd_worker_details_entry,
 	&ws_cmd_worker_logs_entry,
 	&ws_cmd_set_autostart_entry,
@@ -121,6 +143,8 @@ ws_cmd_broadcast_progress(uint64_t owner, const char *message, double progress,
 static void
 ws_cmd_run(struct ws_client *c, const struct ws_cmd_entry *e, json_object *o)
 {
+	const char *id;
+
 	/* A read-only client may look, not act: checked before anything. */
 	if (c->right != ACCESS_CONTROL &&
 	    !(c->right == ACCESS_READ && e->read_only)) {
@@ -137,7 +161,12 @@ ws_cmd_run(struct ws_client *c, const struct ws_cmd_entry *e, json_object *o)
 	 */
 	if (e->subscribes)
 		c->subscribed = 1;
-	e->exec(c, o);
+	if (e->op == OP_NONE) {
+		e->exec(c, o);
+		return;
+	}
+	if ((id = ws_cmd_workerid(c, o)) != NULL)
+		ops_submit(e->op, id, c->id);
 }
 
 void

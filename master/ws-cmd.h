@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "hub.h"
+#include "ops.h"
 
 struct ws_client;
 
@@ -20,6 +21,11 @@ struct ws_cmd_entry {
 	int json;       /* matched as {"type": name, ...} */
 	int subscribes; /* after it, the client receives broadcasts */
 	int read_only;  /* allowed to a client with the read-only token */
+	/*
+	 * An operation on the worker named by "workerid" (op-*.c), queued
+	 * with ops_submit; exec is then unused.
+	 */
+	enum op_kind op;
 	void (*exec)(struct ws_client *, json_object *msg);
 };
 /* Handles one complete inbound text message. */
@@ -42,12 +48,7 @@ extern const struct ws_cmd_entry ws_cmd_ping_entry;
 extern const struct ws_cmd_entry ws_cmd_identify_entry;
 extern const struct ws_cmd_entry ws_cmd_stop_entry;
 extern const struct ws_cmd_entry ws_cmd_status_entry;
-extern const struct ws_cmd_entry ws_cmd_set_active_entry;
-extern const struct ws_cmd_entry ws_cmd_stop_worker_entry;
-extern const struct ws_cmd_entry ws_cmd_restart_worker_entry;
-extern const struct ws_cmd_entry ws_cmd_delete_worker_entry;
 extern const struct ws_cmd_entry ws_cmd_new_worker_entry;
-extern const struct ws_cmd_entry ws_cmd_repair_worker_entry;
 extern const struct ws_cmd_entry ws_cmd_worker_details_entry;
 extern const struct ws_cmd_entry ws_cmd_worker_logs_entry;
 extern const struct ws_cmd_entry ws_cmd_set_autostart_entry;
