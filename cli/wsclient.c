@@ -307,36 +307,25 @@ wsc_tls_start(struct wsclient *c, const char *host, const char *cacert,
 	return (-1);
 }
 
-struct wsclient *
-wsc_connect(const char *host, int port, const struct wsc_options *opts,
-    int timeout_ms, char **cause)
+/*
+ * Sends the upgrade request with a fresh key (returned in key) and the
+ * token as a Bearer header. 0, or -1: *cause set, or errno.
+ */
+static int
+wsc_send_upgrade(struct wsclient *c, const char *host, int port,
+    const char *token, char key[32], int64_t deadline, char **cause)
 {
-	int64_t deadline = (int64_t)fnwm_now_ms() + timeout_ms;
-	unsigned char rnd[16], digest[SHA_DIGEST_LENGTH];
-	char key[32], want[64], req[1024], resp[4096], auth[300], *accept, *p;
-	struct wsclient *c;
-	size_t got = 0;
-	ssize_t n;
-	short ev;
-	int fd, len;
+	unsigned char rnd[16];
+	char req[1024], auth[300];
+	int len, rc;
 
-	fd = wsc_connect_tcp(host, port, deadline, cause);
-	if (fd == -1)
-		return (NULL);
-	c = xcalloc(1, sizeof *c);
-	c->fd = fd;
-	if (opts->tls &&
-	    wsc_tls_start(c, host, opts->cacert, deadline, cause) == -1) {
-		wsc_free(c);
-		return (NULL);
-	}
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 		fatal("getrandom");
-	lws_b64_encode_string((const char *)rnd, sizeof rnd, key, sizeof key);
+	lws_b64_encode_string((const char *)rnd, sizeof rnd, key, 32);
 	auth[0] = '\0';
-	if (opts->token != NULL)
+	if (token != NULL)
 		snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n",
-		    opts->token);
+		    token);
 	len = snprintf(req, sizeof req,
 	    "GET / HTTP/1.1\r\nHost: %s%s%s:%d\r\nUpgrade: websocket\r\n"
 	    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
@@ -346,15 +335,25 @@ wsc_connect(const char *host, int port, const struct wsc_options *opts,
 	explicit_bzero(auth, sizeof auth);
 	if (len < 0 || (size_t)len >= sizeof req) {
 		*cause = xstrdup("host name or token too long");
-		wsc_free(c);
-		return (NULL);
+		return (-1);
 	}
-	n = wsc_write_all(c, req, (size_t)len, deadline);
+	rc = wsc_write_all(c, req, (size_t)len, deadline);
 	explicit_bzero(req, sizeof req);
-	if (n == -1)
-		goto io;
-	/* Read the response head byte by byte: frames may follow at once. */
-	while (got < sizeof resp - 1) {
+	return (rc);
+}
+
+/*
+ * Reads the response head byte by byte (frames may follow at once) into
+ * resp, NUL-terminated. 0, or -1 with errno.
+ */
+static int
+wsc_read_head(struct wsclient *c, char *resp, size_t size, int64_t deadline)
+{
+	size_t got = 0;
+	ssize_t n;
+	short ev;
+
+	while (got < size - 1) {
 		n = wsc_io_recv(c, resp + got, 1, &ev);
 		if (n == 1) {
 			got++;
@@ -365,56 +364,96 @@ wsc_connect(const char *host, int port, const struct wsc_options *opts,
 		}
 		if (n == 0) {
 			errno = ECONNRESET;
-			goto io;
+			return (-1);
 		}
 		if (errno != EAGAIN && errno != EINTR)
-			goto io;
-		if (wsc_wait(fd, ev, deadline) == -1)
-			goto io;
+			return (-1);
+		if (wsc_wait(c->fd, ev, deadline) == -1)
+			return (-1);
 	}
 	resp[got] = '\0';
-	if (strncmp(resp, "HTTP/1.1 101", 12) != 0) {
-		int code = 0;
+	return (0);
+}
 
-		if (sscanf(resp, "HTTP/1.%*d %d", &code) == 1 &&
-		    (code == 401 || code == 403)) {
-			/* Refusals come with a one-line reason: show it. */
-			char body[200] = "";
+/* Why the server did not switch protocols, from its answer. */
+static char *
+wsc_refusal(struct wsclient *c, char *resp)
+{
+	char body[200] = "", *p;
+	int code = 0;
 
-			(void)wsc_read_exact(c, body, sizeof body - 1,
-			    (int64_t)fnwm_now_ms() + 500);
-			body[strcspn(body, "\r\n")] = '\0';
-			*cause = xasprintf("the worker manager refused the "
-			                   "connection (%d): %s",
-			    code,
-			    body[0] != '\0'   ? body
-			        : code == 401 ? "a token is required"
-			                      : "forbidden");
-		} else {
-			p = strstr(resp, "\r\n");
-			if (p != NULL)
-				*p = '\0';
-			*cause = xasprintf("not a WebSocket server "
-			                   "(\"%.60s\")",
-			    resp);
-		}
-		wsc_free(c);
-		return (NULL);
+	if (sscanf(resp, "HTTP/1.%*d %d", &code) != 1 ||
+	    (code != 401 && code != 403)) {
+		p = strstr(resp, "\r\n");
+		if (p != NULL)
+			*p = '\0';
+		return (xasprintf("not a WebSocket server (\"%.60s\")", resp));
 	}
-	snprintf(req, sizeof req, "%s%s", key, WSC_GUID);
-	SHA1((const unsigned char *)req, strlen(req), digest);
+	/* Refusals come with a one-line reason: show it. */
+	(void)wsc_read_exact(c, body, sizeof body - 1,
+	    (int64_t)fnwm_now_ms() + 500);
+	body[strcspn(body, "\r\n")] = '\0';
+	return (xasprintf("the worker manager refused the connection (%d): %s",
+	    code,
+	    body[0] != '\0'   ? body
+	        : code == 401 ? "a token is required"
+	                      : "forbidden"));
+}
+
+/* The answer to the upgrade: 101 with the accept key of our key. */
+static int
+wsc_check_answer(struct wsclient *c, char *resp, const char *key, char **cause)
+{
+	unsigned char digest[SHA_DIGEST_LENGTH];
+	char keyed[128], want[64], *accept;
+
+	if (strncmp(resp, "HTTP/1.1 101", 12) != 0) {
+		*cause = wsc_refusal(c, resp);
+		return (-1);
+	}
+	snprintf(keyed, sizeof keyed, "%s%s", key, WSC_GUID);
+	SHA1((const unsigned char *)keyed, strlen(keyed), digest);
 	lws_b64_encode_string((const char *)digest, sizeof digest, want,
 	    sizeof want);
 	accept = strcasestr(resp, "\r\nSec-WebSocket-Accept:");
 	if (accept == NULL || strstr(accept + 23, want) == NULL) {
 		*cause = xstrdup("bad WebSocket handshake answer");
-		wsc_free(c);
-		return (NULL);
+		return (-1);
 	}
+	return (0);
+}
+
+struct wsclient *
+wsc_connect(const char *host, int port, const struct wsc_options *opts,
+    int timeout_ms, char **cause)
+{
+	int64_t deadline = (int64_t)fnwm_now_ms() + timeout_ms;
+	char key[32], resp[4096];
+	struct wsclient *c;
+	int fd;
+
+	fd = wsc_connect_tcp(host, port, deadline, cause);
+	if (fd == -1)
+		return (NULL);
+	c = xcalloc(1, sizeof *c);
+	c->fd = fd;
+	*cause = NULL;
+	if (opts->tls &&
+	    wsc_tls_start(c, host, opts->cacert, deadline, cause) == -1)
+		goto fail;
+	if (wsc_send_upgrade(c, host, port, opts->token, key, deadline,
+	        cause) == -1 ||
+	    wsc_read_head(c, resp, sizeof resp, deadline) == -1) {
+		if (*cause == NULL)
+			*cause = xasprintf("%s port %d: %s", host, port,
+			    errno == ETIMEDOUT ? "no answer in time"
+			                       : strerror(errno));
+		goto fail;
+	}
+	if (wsc_check_answer(c, resp, key, cause) == -1)
+		goto fail;
 	return (c);
-io:
-	*cause = xasprintf("%s port %d: %s", host, port,
-	    errno == ETIMEDOUT ? "no answer in time" : strerror(errno));
+fail:
 	wsc_free(c);
 	return (NULL);
 }
