@@ -30,8 +30,6 @@
 #include "log.h"
 #include "util.h"
 #include "xmalloc.h"
-#include "master.h"
-#include "cli.h"
 #include "wsclient.h"
 
 #define WSC_MAX_MESSAGE (256 * 1024 * 1024)
