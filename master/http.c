@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Plain HTTP on the hub's port: GET/HEAD /healthz (200 when the loop runs
- * and the workers dir is writable, else 503) and /metrics in the
- * Prometheus text exposition format. Other methods get 405, other paths
- * 404, and a browser Origin the hub would refuse gets 403 here too.
+ * and the workers dir is writable, else 503), /metrics in the
+ * Prometheus text exposition format, and / the dashboard page (web.c).
+ * Other methods get 405, other paths 404, and a browser Origin the hub
+ * would refuse gets 403 here too.
  */
 #include <sys/resource.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "xmalloc.h"
 #include "master.h"
+#include "web.h"
 
 /* A growing text buffer for the metrics page. */
 struct http_buf {
@@ -340,17 +342,51 @@ http_find(struct lws *wsi)
 }
 
 int
-http_handle(struct lws *wsi, const char *path)
+http_reply(struct lws *wsi, unsigned status, const char *ctype,
+    const struct http_header *extra, const void *body, size_t len)
 {
 	struct http_pending *pending;
-	unsigned char hdr[LWS_PRE + 1024], *p = hdr + LWS_PRE,
+	unsigned char hdr[LWS_PRE + 2048], *p = hdr + LWS_PRE,
 	                                   *end = hdr + sizeof hdr;
+	int is_head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+
+	if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+	        (const unsigned char *)"no-store", 8, &p, end))
+		return (-1);
+	for (; extra != NULL && extra->name != NULL; extra++)
+		if (lws_add_http_header_by_name(wsi,
+		        (const unsigned char *)extra->name,
+		        (const unsigned char *)extra->value,
+		        (int)strlen(extra->value), &p, end))
+			return (-1);
+	if (lws_finalize_write_http_header(wsi, hdr + LWS_PRE, &p, end))
+		return (-1);
+	/* HEAD: lws would send a body; we keep only the headers. */
+	if (is_head || len == 0)
+		return (lws_http_transaction_completed(wsi) ? -1 : 0);
+	http_release(wsi);
+	pending = xcalloc(1, sizeof *pending);
+	pending->wsi = wsi;
+	pending->body = xmalloc(LWS_PRE + len);
+	memcpy(pending->body + LWS_PRE, body, len);
+	pending->len = len;
+	TAILQ_INSERT_TAIL(&http_list, pending, entry);
+	lws_callback_on_writable(wsi);
+	return (0);
+}
+
+int
+http_handle(struct lws *wsi, const char *path)
+{
 	const char *ctype;
 	unsigned status = HTTP_STATUS_OK;
-	int is_head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
 	char *body;
 	size_t len;
+	int r;
 
+	if (strcmp(path, "/") == 0)
+		return (web_handle(wsi));
 	if (strcmp(path, "/healthz") == 0) {
 		body = http_healthz(&status, &len);
 		ctype = "application/json";
@@ -359,28 +395,9 @@ http_handle(struct lws *wsi, const char *path)
 		ctype = "text/plain; version=0.0.4; charset=utf-8";
 	} else
 		return (1); /* not ours */
-	if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-	        (const unsigned char *)"no-store", 8, &p, end) ||
-	    lws_finalize_write_http_header(wsi, hdr + LWS_PRE, &p, end)) {
-		free(body);
-		return (-1);
-	}
-	/* HEAD: lws would send a body; we keep only the headers. */
-	if (is_head || len == 0) {
-		free(body);
-		return (lws_http_transaction_completed(wsi) ? -1 : 0);
-	}
-	http_release(wsi);
-	pending = xcalloc(1, sizeof *pending);
-	pending->wsi = wsi;
-	pending->body = xmalloc(LWS_PRE + len);
-	memcpy(pending->body + LWS_PRE, body, len);
-	pending->len = len;
-	TAILQ_INSERT_TAIL(&http_list, pending, entry);
+	r = http_reply(wsi, status, ctype, NULL, body, len);
 	free(body);
-	lws_callback_on_writable(wsi);
-	return (0);
+	return (r);
 }
 
 int

@@ -389,10 +389,13 @@ hub_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		/* The same Origin rule as the WebSocket handshake. */
 		if (!hub_origin_allowed(wsi))
 			return (hub_http_reply(wsi, HTTP_STATUS_FORBIDDEN));
-		if (strcmp(path, "/") == 0)
-			return (hub_http_reply(wsi, HTTP_STATUS_BAD_REQUEST));
-		/* Liveness is open; every other page needs a right. */
-		if (strcmp(path, "/healthz") != 0 && hub_admit(wsi, &right) < 0)
+		/*
+		 * Liveness and the dashboard's page (code, no data: its
+		 * WebSocket is checked) are open; every other page needs a
+		 * right.
+		 */
+		if (strcmp(path, "/healthz") != 0 && strcmp(path, "/") != 0 &&
+		    hub_admit(wsi, &right) < 0)
 			return (-1);
 		r = http_handle(wsi, path);
 		if (r != 1)

@@ -18,6 +18,7 @@
 #include "util.h"
 #include "xmalloc.h"
 #include "master.h"
+#include "sample.h"
 #include "cli.h"
 
 /* Exit codes (documented in README.md and fnwm --help). */
@@ -112,6 +113,7 @@ master_teardown(void)
 	autostart_cancel();
 	ops_cancel_all();
 	logs_shutdown();
+	sample_shutdown();
 	watch_stop();
 	monitors_free_all();
 	registry_shutdown();

@@ -50,6 +50,8 @@ static const struct ws_cmd_entry *const ws_cmd_table[] = {
 	&ws_cmd_worker_details_entry,
 	&ws_cmd_worker_logs_entry,
 	&ws_cmd_set_autostart_entry,
+	&ws_cmd_worker_stats_entry,
+	&ws_cmd_worker_stats_history_entry,
 	NULL,
 };
 

@@ -52,6 +52,8 @@ extern const struct ws_cmd_entry ws_cmd_new_worker_entry;
 extern const struct ws_cmd_entry ws_cmd_worker_details_entry;
 extern const struct ws_cmd_entry ws_cmd_worker_logs_entry;
 extern const struct ws_cmd_entry ws_cmd_set_autostart_entry;
+extern const struct ws_cmd_entry ws_cmd_worker_stats_entry;
+extern const struct ws_cmd_entry ws_cmd_worker_stats_history_entry;
 /* The "workerid" of msg if it is a valid worker id, else an error reply. */
 const char *ws_cmd_workerid(struct ws_client *, json_object *msg);
 /* Answers the worker_status requests that waited for the first scan. */

@@ -284,6 +284,11 @@ async def test_readonly_token_looks_but_does_not_touch(fnwm, tmp_path):
     msg = await recv_until(ws, lambda x: isinstance(x, dict) and
                            x.get("type") in ("worker_details", "error"))
     assert msg["type"] == "worker_details", msg
+    # The dashboard's figures too; it is told to offer no actions.
+    await ws.send('{"type": "worker_stats"}')
+    msg = await recv_until(ws, lambda x: isinstance(x, dict) and
+                           x.get("type") in ("worker_stats", "error"))
+    assert msg["type"] == "worker_stats" and msg["access"] == "read", msg
     await ws.close()
     assert m.alive()
     assert sorted(os.listdir(m.workers_dir)) == before

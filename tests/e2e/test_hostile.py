@@ -327,7 +327,7 @@ async def test_upgrade_on_other_path_is_404(manager):
 
 
 @pytest.mark.parametrize("request_line,expected", [
-    ("GET / HTTP/1.1", 400),
+    ("GET / HTTP/1.1", 200),  # the dashboard page
     ("GET /other HTTP/1.1", 404),
     ("GET /favicon.ico HTTP/1.1", 404),
     ("POST / HTTP/1.1", 405),
