@@ -126,12 +126,26 @@ sample_push(struct sample_rec *r)
 	r->step_n = r->step_nproc = 0;
 }
 
+/*
+ * The worker's process: as its monitor reported it, else the live pid of
+ * its .p (a worker running without a monitor of ours).
+ */
+static pid_t
+sample_pid(const char *uuid)
+{
+	struct monitor *m = monitors_find(uuid);
+
+	if (m != NULL && m->pid > 0 && m->st.pid > 0)
+		return (m->st.pid);
+	return (registry_live_pid(uuid));
+}
+
 /* One look at a worker: its tree's figures against the last look. */
 static void
 sample_one(const char *uuid, void *arg)
 {
 	struct sample_rec *r = sample_find(uuid, 1);
-	pid_t pid = registry_live_pid(uuid);
+	pid_t pid = sample_pid(uuid);
 	struct proc_usage u;
 	double now = *(const double *)arg;
 	long hz = sysconf(_SC_CLK_TCK);

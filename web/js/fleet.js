@@ -76,7 +76,8 @@ function renderRow(r) {
   const running = !!r.pid;
   if (c.start.disabled !== running) c.start.disabled = running;
   if (c.stop.disabled === running) c.stop.disabled = !running;
-  r.row.hidden = !matches(r);
+  const hide = !matches(r);
+  if (r.row.hidden !== hide) r.row.hidden = hide;
 }
 
 function matches(r) {
@@ -109,7 +110,13 @@ function compare(a, b) {
 /** Puts the rows in order; moves only what the order changes. */
 function resort() {
   const body = $("fleet-body");
-  const list = [...W.values()].sort(compare);
+  const list = [...W.values()].filter((r) => r.row).sort(compare);
+  needSort = false;
+  if (!body.firstChild) {
+    appendInChunks(body, list);
+    return;
+  }
+  chunkJob++; // every row is placed below: no chunk is left to add
   let el = body.firstChild;
   for (const r of list) {
     if (r.row === el) {
@@ -118,7 +125,35 @@ function resort() {
     }
     body.insertBefore(r.row, el);
   }
-  needSort = false;
+}
+
+/*
+ * The first rows: those a screen shows at once, then the rest after that
+ * paint (in one piece: each insertion lays the whole table out again), so
+ * a long list is on screen before all of it is laid out.
+ */
+let chunkJob = 0;
+function appendInChunks(body, list) {
+  const job = ++chunkJob;
+  let i = 0;
+  const step = (n) => {
+    if (job !== chunkJob) return;
+    const frag = document.createDocumentFragment();
+    for (const end = Math.min(list.length, i + n); i < end; i++)
+      if (!list[i].row.parentNode) frag.appendChild(list[i].row);
+    body.appendChild(frag);
+    updateCount();
+    if (i < list.length) requestAnimationFrame(() => setTimeout(() => step(list.length)));
+    else mark("fnwm:all-rows");
+  };
+  step(60);
+}
+
+/** A performance mark, once (read by tests and the devtools). */
+function mark(name) {
+  if (performance.getEntriesByName(name).length) return;
+  performance.mark(name);
+  requestAnimationFrame(() => setTimeout(() => performance.mark(name + ":painted")));
 }
 
 /** Marks r changed; its row is updated at the next frame. */
@@ -133,25 +168,23 @@ function touch(r, affectsOrder = true) {
 
 function flush() {
   frameAsked = false;
-  const body = $("fleet-body");
-  let added = null;
   for (const r of dirty) {
     if (!r.row) {
-      added = added || document.createDocumentFragment();
-      added.appendChild(makeRow(r));
+      makeRow(r); // placed by resort()
+      needSort = true;
     }
     renderRow(r);
   }
   dirty.clear();
-  if (added) body.appendChild(added);
   if (needSort) resort();
   updateCount();
+  if (W.size) mark("fnwm:rows");
   onFleetFlushed();
 }
 
 function updateCount() {
   let shown = 0;
-  for (const r of W.values()) if (r.row && !r.row.hidden) shown++;
+  for (const r of W.values()) if (r.row && !r.row.hidden && r.row.parentNode) shown++;
   setText($("count"), W.size === shown ? `(${W.size})` : `(${shown} of ${W.size})`);
   $("empty").hidden = W.size > 0;
 }

@@ -15,6 +15,8 @@ const refreshOne = debounce(() => {
 function onMessage(m) {
   switch (m.type) {
     case "worker_status":
+      if (!performance.getEntriesByName("fnwm:status").length)
+        performance.mark("fnwm:status");
       onWorkerStatus(m);
       refreshDetails();
       break;
