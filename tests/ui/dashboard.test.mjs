@@ -135,11 +135,14 @@ async function workerPage(ctx, a, pid) {
   }, T(20), "the restarted worker's start line in the followed log");
   check(!pidAlive(pid) || !workerProcess(pid, a), `Restart left pid ${pid} running`);
   say("Restart: the followed log shows the line of the new process, pid", line);
-  // Two ticks of worker_stats: the charts have points.
-  await waitFor(() => page.evaluate(() => view.data[0].length >= 2), T(10),
-    "two points in the charts");
+  // worker_stats every 2 s: the charts have points of the new process.
+  await waitFor(() => page.evaluate(() => view.data[1].filter((v) => v != null).length >= 2 &&
+    view.data[2].filter((v) => v > 0).length >= 2), T(15), "CPU and memory points in the charts");
   await page.screenshot({ path: path.join(OUT, "worker.png"), fullPage: true });
   say("screenshot", path.join(OUT, "worker.png"));
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.screenshot({ path: path.join(OUT, "worker-dark.png") });
+  await page.emulateMedia({ colorScheme: "light" });
 
   await view.getByRole("button", { name: "Stop", exact: true }).click();
   await waitFor(() => !pidAlive(line), T(20), `pid ${line} gone after Stop`);
@@ -223,7 +226,8 @@ async function manyWorkers(ctx) {
   await page.screenshot({ path: path.join(OUT, "fleet-1000.png") });
   const wrong = await page.evaluate(() => [...document.querySelectorAll("#fleet-body tr")]
     .filter((tr) => tr.dataset.uuid.startsWith("many-") && tr.cells[2].textContent !== "down")
-    .map((tr) => `${tr.dataset.uuid}: ${tr.cells[2].textContent}`));
+    .map((tr) => `${tr.dataset.uuid}: ${tr.cells[2].textContent} ` +
+      JSON.stringify({ ...W.get(tr.dataset.uuid), row: undefined, cells: undefined })));
   check(wrong.length === 0, `workers never started shown as running: ${wrong.join(", ")}`);
 }
 

@@ -45,7 +45,7 @@ import path from "node:path";
 import {
   CHROMIUM, CHROMIUM_ARGS, Failure, FNWM_BIN, HERE, Manager, PYTHON,
   SANITIZED, T, WORKER_PYTHONPATH, WsRecorder, check, ensureNodeModules,
-  abortWhy, fail, freePort, processesOf, readText, say, setAbort,
+  abortWhy, fail, freePort, pidAlive, processesOf, readText, say, setAbort,
   waitFor,
 } from "./lib.mjs";
 

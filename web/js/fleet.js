@@ -225,8 +225,10 @@ function onWorkerStatus(m) {
 /** worker_details: supervision state of every (or one) worker. */
 function onWorkerDetails(m) {
   for (const d of m.workers || []) {
-    if (!W.has(d.uuid) && !d.name) continue;
-    const r = record(d.uuid);
+    // The lists say which workers exist (a late answer may name a
+    // worker deleted since).
+    const r = W.get(d.uuid);
+    if (!r) continue;
     if (d.name) r.name = d.name;
     if (d.port != null) r.port = d.port;
     r.state = d.state;

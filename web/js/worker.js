@@ -163,12 +163,14 @@ function setPaused(p) {
 
 function chartOpts(label, color, fmt) {
   const el = $("cpu-chart");
+  // Canvas strokes need a colour, not currentColor: the scheme's text.
+  const fg = getComputedStyle(document.body).color;
   return {
     width: Math.max(300, (el.clientWidth || 600) - 8), height: 200,
     series: [{}, { label, stroke: color, width: 1.5, fill: color + "22",
       value: (u, v) => (v == null ? "–" : fmt(v)) }],
-    axes: [{ stroke: "currentColor", grid: { stroke: "#8884" } },
-      { stroke: "currentColor", grid: { stroke: "#8884" }, size: 70,
+    axes: [{ stroke: fg, grid: { stroke: "#8884" } },
+      { stroke: fg, grid: { stroke: "#8884" }, size: 70,
         values: (u, vals) => vals.map(fmt) }],
     scales: { x: { time: true } },
     legend: { live: true },
@@ -215,8 +217,7 @@ function onStatsHistory(m) {
 function onStatsForView(m) {
   if (!view.uuid) return;
   const s = m.workers ? m.workers[view.uuid] : null;
-  if (s && s.cpu != null) pushPoint(m.time, s.cpu, s.rss);
-  else pushPoint(m.time, null, null);
+  pushPoint(m.time, s ? s.cpu : null, s ? s.rss : null);
   drawCharts();
 }
 
@@ -232,6 +233,13 @@ function initWorker() {
   $("w-actions").addEventListener("click", (ev) => {
     const b = ev.target.closest("button[data-action]");
     if (b && view.uuid) act(b.dataset.action, view.uuid);
+  });
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+    if (!view.cpu) return;
+    view.cpu.destroy();
+    view.mem.destroy();
+    makeCharts();
+    drawCharts();
   });
   window.addEventListener("resize", debounce(() => {
     if (!view.cpu) return;
