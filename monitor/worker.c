@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The worker process: spawn it in its own session with a clean signal
- * state, signal its process group, learn of its exit from the child
- * watcher (or a pidfd for a worker we adopted), and the timers of the
- * state machine. These are the real struct mon_ops.
+ * The worker process: spawn it as the leader of its own process group
+ * with a clean signal state, signal that group, learn of its exit from
+ * the child watcher (or a pidfd for a worker we adopted), and the timers
+ * of the state machine. These are the real struct mon_ops.
  */
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -122,11 +122,20 @@ worker_env_init(void)
 	unsetenv("SUBPROCESS_MONITOR_HOST");
 }
 
-/* In the child: only async-signal-safe calls until exec. */
+/*
+ * In the child: only async-signal-safe calls until exec.
+ *
+ * A process group of its own, not a session: with the scheduler's
+ * autogroups (Linux, on by default) every new session is a new scheduling
+ * group, and on a busy machine a new group waits its turn behind every
+ * other session, some ms per restart. In the monitor's session (the
+ * master gives each monitor its own), the worker shares the monitor's
+ * group, still one per worker; no terminal signal reaches it either.
+ */
 static void
 worker_child_setup(struct mon *m, int logfd, int runfd, int errfd)
 {
-	setsid();
+	(void)setpgid(0, 0);
 	fnwm_child_reset_taken(&m->child_sigs);
 
 	(void)fnwm_child_stdin_null();
@@ -292,7 +301,7 @@ worker_signal(struct mon *m, int sig)
 {
 	if (m->pid <= 0)
 		return;
-	/* Our worker leads its own session: reach its children too. */
+	/* Our worker leads its own process group: reach its children too. */
 	if (!m->adopted && kill(-m->pid, sig) == 0)
 		return;
 	if (kill(m->pid, sig) == -1 && errno != ESRCH)
