@@ -20,7 +20,7 @@
 
 /*
  * sun_path holds 108 bytes and workers dirs can be longer: bind and
- * connect through /proc/self/fd/N/<name> of an O_PATH fd of the dir.
+ * connect through /proc/self/fd/N/<name> of the dir's fd (files_lock).
  */
 static int
 control_addr(struct mon *m, struct sockaddr_un *sa)
@@ -36,15 +36,18 @@ control_addr(struct mon *m, struct sockaddr_un *sa)
 
 static void control_accept_cb(struct ev_loop *, ev_io *, int);
 
+/* worker_<uuid>.sock: a name, not a path (this runs deep in the stack). */
+#define CONTROL_NAME_MAX \
+	(sizeof "worker_" + sizeof((struct mon *)0)->uuid + sizeof ".sock")
+
 int
 control_listen(struct mon *m)
 {
 	struct sockaddr_un sa;
-	char name[PATH_MAX];
+	char name[CONTROL_NAME_MAX];
 	mode_t old;
 	int fd;
 
-	m->dirfd = open(m->workers_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (m->dirfd == -1 || control_addr(m, &sa) == -1)
 		return (-1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -110,11 +113,9 @@ control_close(struct mon *m)
 	close(m->listenfd);
 	m->listenfd = -1;
 	if (control_addr(m, &sa) == 0) {
-		char name[PATH_MAX];
+		char name[CONTROL_NAME_MAX];
 
 		snprintf(name, sizeof name, "worker_%s.sock", m->uuid);
 		(void)unlinkat(m->dirfd, name, 0);
 	}
-	close(m->dirfd);
-	m->dirfd = -1;
 }

@@ -48,6 +48,7 @@ files_init(struct mon *m, const char *uuid, const char *workers_dir)
 	m->lock_path = files_path(m, ".lock");
 	m->runlock_path = files_path(m, ".run.lock");
 	m->lockfd = -1;
+	m->dirfd = -1;
 	m->logwatch_fd = -1;
 	return (0);
 }
@@ -61,11 +62,22 @@ files_free(struct mon *m)
 	free(m->status_path);
 	free(m->lock_path);
 	free(m->runlock_path);
+	if (m->dirfd != -1)
+		close(m->dirfd);
+	m->dirfd = -1;
 }
 
+/*
+ * The worker's lock, and the workers dir held open: the files the monitor
+ * writes are written through it (a short temporary name, not a path
+ * buffer on a deep stack) and the directory is fsynced through it.
+ */
 int
 files_lock(struct mon *m)
 {
+	m->dirfd = open(m->workers_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (m->dirfd == -1)
+		return (-1);
 	m->lockfd =
 	    open(m->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (m->lockfd == -1)
@@ -153,6 +165,16 @@ files_worker_started(struct mon *m)
 	files_log_watch(m);
 }
 
+/* Atomically, 0600, the file of path (one of ours) in the workers dir. */
+static int
+files_write(struct mon *m, const char *path, const void *data, size_t len)
+{
+	const char *name = strrchr(path, '/');
+
+	return (fnwm_atomic_write_at(m->dirfd, name != NULL ? name + 1 : path,
+	    data, len, 0600));
+}
+
 /* Removes a .p that names pid, or a process no longer alive. */
 void
 files_clear_p(struct mon *m, pid_t pid)
@@ -182,8 +204,8 @@ files_worker_exited(struct mon *m, pid_t pid, const char *final_runstate)
 			log_warn("unlink %s", m->p_path);
 	}
 	if (final_runstate != NULL) {
-		if (fnwm_atomic_write(m->runstate_path, final_runstate,
-		        strlen(final_runstate), 0600) == -1)
+		if (files_write(m, m->runstate_path, final_runstate,
+		        strlen(final_runstate)) == -1)
 			log_warn("write %s", m->runstate_path);
 	} else if (unlink(m->runstate_path) == -1 && errno != ENOENT)
 		log_warn("unlink %s", m->runstate_path);
@@ -196,7 +218,7 @@ files_final_runstate(struct mon *m)
 	/* A worker that stopped in order removed it: leave it so. */
 	if (access(m->runstate_path, F_OK) == -1)
 		return;
-	if (fnwm_atomic_write(m->runstate_path, "stopped", 7, 0600) == -1)
+	if (files_write(m, m->runstate_path, "stopped", 7) == -1)
 		log_warn("write %s", m->runstate_path);
 }
 
@@ -221,7 +243,7 @@ files_write_status(struct mon *m)
 		log_warnx("%s: status does not fit", m->status_path);
 		return;
 	}
-	if (fnwm_atomic_write(m->status_path, buf, (size_t)n, 0600) == -1)
+	if (files_write(m, m->status_path, buf, (size_t)n) == -1)
 		log_warn("write %s", m->status_path);
 	else
 		m->status_written = 1;

@@ -97,7 +97,7 @@ struct mon {
 	int chan_up;
 	int finished;       /* finish() ran: leave, even before the loop */
 	int status_written; /* the .status is ours to remove at exit */
-	int dirfd;    /* O_PATH fd of the workers dir */
+	int dirfd;    /* the workers dir, open while the monitor runs */
 	int listenfd; /* worker_<uuid>.sock */
 	ev_io listenw;
 	pid_t step_pid; /* the running step, 0 when none */
