@@ -20,6 +20,8 @@ static void chan_process(struct fnwm_chan *);
 /* Room kept in the write buffer for the answers to one more frame. */
 #define CHAN_HIGH_WATER (FNWM_CHAN_WBUF - 4 * FNWM_MSG_MAX)
 #define CHAN_ALIGN      sizeof(uint64_t)
+/* The largest frame written without passing through the write buffer. */
+#define CHAN_DIRECT_MAX 256
 
 _Static_assert(sizeof(struct fnwm_msg_hdr) >= CHAN_ALIGN - 1,
     "a payload moves back over its header to be aligned");
@@ -167,15 +169,60 @@ fnwm_chan_init(struct fnwm_chan *ch, struct ev_loop *loop, int fd,
 	ev_io_start(loop, &ch->rio);
 }
 
+/*
+ * A frame written from the caller's buffer while nothing is queued; what
+ * the socket does not take is queued. 0, or -1 when the channel failed.
+ */
+static int
+chan_write_direct(struct fnwm_chan *ch, const unsigned char *frame, size_t n)
+{
+	ssize_t w;
+
+	do
+		w = write(ch->fd, frame, n);
+	while (w == -1 && errno == EINTR);
+	if (w == -1) {
+		if (errno != EAGAIN) {
+			chan_fail(ch, errno);
+			return (-1);
+		}
+		w = 0;
+	}
+	if ((size_t)w < n) {
+		memcpy(ch->wbuf, frame + w, n - (size_t)w);
+		ch->wlen = n - (size_t)w;
+		ev_io_start(ch->loop, &ch->wio);
+	}
+	return (0);
+}
+
 int
 fnwm_chan_send(struct fnwm_chan *ch, uint16_t type, const void *payload,
     size_t len)
 {
+	/*
+	 * Most frames are small and the peer reads: such a frame is built
+	 * here and written at once, and the write buffer is not touched
+	 * (one page less of memory per channel, in every monitor and, per
+	 * monitor, in the master).
+	 */
+	unsigned char direct[CHAN_DIRECT_MAX];
 	size_t n;
 
 	if (ch->closed) {
 		errno = EPIPE;
 		return (-1);
+	}
+	if (ch->wlen == 0 &&
+	    sizeof(struct fnwm_msg_hdr) + len <= sizeof direct) {
+		n = fnwm_msg_encode(direct, sizeof direct, type, ch->seq + 1,
+		    payload, len);
+		if (n == 0) {
+			errno = EINVAL;
+			return (-1);
+		}
+		ch->seq++;
+		return (chan_write_direct(ch, direct, n));
 	}
 	n = fnwm_msg_encode(ch->wbuf + ch->wlen, sizeof ch->wbuf - ch->wlen,
 	    type, ch->seq + 1, payload, len);
