@@ -275,6 +275,11 @@ def ensure_runsv():
     return path
 
 
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().strip()
+
+
 def smaps_rollup(pid):
     """{'Pss': KiB, 'Private_Dirty': KiB, ...} of pid."""
     out = {}
@@ -421,7 +426,11 @@ def side_by_side(a):
     try:
         tools = build_tools(tmp)
         tools["runsv"] = ensure_runsv()
+        # A binary just linked is dirty in the page cache until written
+        # back, and its mapped pages would count as private dirty.
+        os.sync()
         print("machine: %d cpus, %s" % (os.cpu_count(), os.uname().release))
+        print("load average before: %s" % loadavg())
         print("fnwm-monitor: %s; runsv: %s; floor: bench/minisup.c"
               % (monitor, tools["runsv"]))
         lat = side_kills(tools, tmp, a.kills)
@@ -446,6 +455,7 @@ def side_by_side(a):
             print("  fnwm-monitor / runsv: PSS %.2fx, private dirty %.2fx"
                   % (mem["fnwm"][0] / mem["runsv"][0],
                      mem["fnwm"][1] / mem["runsv"][1]))
+        print("\nload average after: %s" % loadavg())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
