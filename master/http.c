@@ -123,7 +123,7 @@ http_state(const char *uuid, struct monitor **mp)
 		return (
 		    registry_is_active(uuid) && m->st.state == FNWM_WS_STARTING
 		        ? "running"
-		        : monitors_state_name(m->st.state));
+		        : fnwm_worker_state_name(m->st.state));
 	if (registry_live_pid(uuid) > 0)
 		return (registry_is_active(uuid) ? "running" : "starting");
 	return ("down");
@@ -165,7 +165,7 @@ metrics_worker(const char *uuid, void *arg)
 	state = http_state(uuid, &m);
 	if (mc->family == MF_UP) {
 		for (i = 0; i < FNWM_WS_MAX; i++)
-			if (strcmp(state, monitors_state_name(i)) == 0)
+			if (strcmp(state, fnwm_worker_state_name(i)) == 0)
 				mc->by_state[i]++;
 		if (strcmp(state, "unresponsive") == 0)
 			mc->unresponsive++;
@@ -231,7 +231,7 @@ http_metrics(size_t *len)
 	    "# TYPE fnwm_workers gauge\n");
 	for (i = 0; i < FNWM_WS_MAX; i++)
 		hb_printf(&b, "fnwm_workers{state=\"%s\"} %zu\n",
-		    monitors_state_name(i), mc.by_state[i]);
+		    fnwm_worker_state_name(i), mc.by_state[i]);
 	hb_printf(&b, "fnwm_workers{state=\"unresponsive\"} %zu\n",
 	    mc.unresponsive);
 	hb_printf(&b,

@@ -17,7 +17,8 @@
 struct lws;
 struct lws_context;
 
-/* hub.c */
+/* hub*.c: hub.c clients and queues, hub-lws.c lws callbacks, hub-write.c
+ * writing, hub-start.c the context, hub-reply.c common replies */
 enum client_close {
 	CLIENT_OPEN = 0,
 	CLIENT_DRAIN_CLOSE, /* send what is queued, then close */
@@ -47,6 +48,27 @@ struct ws_client {
 	TAILQ_ENTRY(ws_client) entry;
 };
 TAILQ_HEAD(ws_clients, ws_client);
+
+/*
+ * What the layers above do with the hub's traffic; main.c registers them
+ * (the hub knows no command, page or probe). A NULL member: messages are
+ * dropped, pages are 404.
+ */
+struct hub_handlers {
+	/* One complete inbound text message of a client. */
+	void (*message)(struct ws_client *, const char *text, size_t len);
+	/* GET/HEAD of path after the hub's checks: 1 when it is no page. */
+	int (*http)(struct lws *, const char *path);
+	int (*http_writeable)(struct lws *);
+	void (*http_release)(struct lws *);
+	/* The lws callback of the outgoing connections (the probes). */
+	int (*probe)(struct lws *, int reason, void *user, void *in,
+	    size_t len);
+};
+void hub_set_handlers(const struct hub_handlers *);
+/* Told the id of every client that goes; -1 when all places are taken. */
+typedef void hub_gone_fn(uint64_t client);
+int hub_on_client_gone(hub_gone_fn *);
 
 int hub_start(struct ev_loop *, const struct fnwm_config *, int takeover,
     char **cause);
@@ -81,5 +103,18 @@ size_t hub_queued_bytes(void);
 int hub_origin_allowed(struct lws *);
 /* Whether the hub serves TLS. */
 int hub_tls(void);
+
+/* Sends {"type":"error","message":...}. */
+void hub_error(struct ws_client *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Sends a progress message; an empty message with 1.0 is the reset. */
+void hub_progress(struct ws_client *, const char *message, double progress,
+    int blocking);
+/*
+ * The same progress to every subscribed client (new_worker's routing); a
+ * reset skips those with an operation of their own under way, but owner's.
+ */
+void hub_broadcast_progress(uint64_t owner, const char *message,
+    double progress, int blocking);
 
 #endif

@@ -22,7 +22,7 @@ lv_changed(struct monitor *m)
 {
 	monitors_broadcast_event(m, &m->st,
 	    m->unresponsive ? "unresponsive"
-	                    : monitors_state_name(m->st.state));
+	                    : fnwm_worker_state_name(m->st.state));
 	notify_status();
 	/* The worker_status entry carries it too (re-read, not from here). */
 	registry_touch(m->uuid);

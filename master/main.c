@@ -35,22 +35,9 @@ static struct fnwm_config cfg;
 static struct ev_loop *loop;
 static ev_signal sig_term, sig_int, sig_hup, sig_usr2;
 static ev_timer drain_timer;
-static int shutting_down;
 static uint64_t drain_started;
 static int monitors_killed;
 static struct fnwm_args master_args;
-
-int
-shutdown_in_progress(void)
-{
-	return (shutting_down);
-}
-
-void
-shutdown_monitor_gone(void)
-{
-	/* drain_cb looks at the count on its next tick. */
-}
 
 static void
 usage(FILE *f)
@@ -171,16 +158,14 @@ drain_cb(struct ev_loop *l, ev_timer *t, int revents)
 }
 
 /*
- * The one way out: keep_workers leaves every worker to its monitor (for a
- * new master to re-adopt); otherwise every worker is stopped first. The
- * rest runs from the loop, never inside the lws callback that asked.
+ * The one way out (shutdown.c calls it once): keep_workers leaves every
+ * worker to its monitor (for a new master to re-adopt); otherwise every
+ * worker is stopped first. The rest runs from the loop, never inside the
+ * lws callback that asked.
  */
 static void
 master_leave(const char *why, int keep_workers)
 {
-	if (shutting_down)
-		return;
-	shutting_down = 1;
 	log_info("%s: %s",
 	    keep_workers ? "exiting, leaving workers to their monitors"
 	                 : "shutting down",
@@ -196,12 +181,6 @@ master_leave(const char *why, int keep_workers)
 	drain_started = fnwm_now_ms();
 	ev_timer_init(&drain_timer, drain_cb, 0, DRAIN_TICK);
 	ev_timer_start(loop, &drain_timer);
-}
-
-void
-master_shutdown(const char *why)
-{
-	master_leave(why, 0);
 }
 
 static void
@@ -241,10 +220,27 @@ master_reload(void)
 	notify_ready();
 }
 
-void
-master_detach(const char *why)
+/*
+ * The hooks through which the lower layers hand news upward: they never
+ * call a layer above them (docs/architecture.md).
+ */
+static void
+master_wire_hooks(void)
 {
-	master_leave(why, 1);
+	static const struct hub_handlers hub = {
+		.message = ws_cmd_dispatch,
+		.http = http_handle,
+		.http_writeable = http_writeable,
+		.http_release = http_release,
+		.probe = probe_lws_callback,
+	};
+
+	shutdown_set_handler(master_leave);
+	hub_set_handlers(&hub);
+	(void)hub_on_client_gone(logs_client_gone);
+	registry_on_ready(ws_cmd_status_ready);
+	registry_on_change(ops_kick);
+	notify_set_status_source(summary_line);
 }
 
 static void
@@ -255,10 +251,10 @@ signal_cb(struct ev_loop *l, ev_signal *w, int revents)
 		return;
 	}
 	if (w->signum == SIGUSR2) {
-		master_detach("SIGUSR2");
+		shutdown_detach("SIGUSR2");
 		return;
 	}
-	master_shutdown(w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	shutdown_begin(w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 static int
@@ -356,6 +352,7 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if (loop == NULL)
 		fatalx("cannot create the event loop");
+	master_wire_hooks();
 	if (hub_start(loop, &cfg, takeover, &cause) == -1) {
 		log_warnx("%s", cause);
 		free(cause);

@@ -28,6 +28,7 @@
 #include "liveness.h"
 #include "logs.h"
 #include "notify.h"
+#include "summary.h"
 #include "shutdown.h"
 
 #endif

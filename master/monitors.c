@@ -535,7 +535,6 @@ mons_gone(struct monitor *m, int st)
 	}
 	registry_refresh_now(m->uuid);
 	ops_kick(m->uuid);
-	shutdown_monitor_gone();
 	monitors_gc();
 }
 

@@ -2,9 +2,10 @@
 /*
  * systemd's notification protocol through libsystemd's sd_notify:
  * READY=1 once the hub listens and running monitors are re-adopted,
- * STATUS= with a one-line summary of the workers, RELOADING=1 around a
- * reload, STOPPING=1, and WATCHDOG=1 from the loop when WatchdogSec= is
- * set. Without NOTIFY_SOCKET every call is a no-op.
+ * STATUS= with the one-line summary of the workers that the registered
+ * source writes (summary.c), RELOADING=1 around a reload, STOPPING=1, and
+ * WATCHDOG=1 from the loop when WatchdogSec= is set. Without NOTIFY_SOCKET
+ * every call is a no-op.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +27,13 @@ static void *notify_lib;
 	(watchdog_fn != NULL ? watchdog_fn((u), (p)) : 0)
 
 #include "log.h"
-#include "master.h"
+#include "notify.h"
 
 static struct ev_loop *notify_loop;
 static ev_timer notify_wd;
 static int notify_on;
 static char notify_last[256];
+static notify_status_fn *notify_source;
 
 static void
 notify_watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -67,56 +69,20 @@ notify_init(struct ev_loop *loop)
 	}
 }
 
-struct notify_count {
-	size_t total, by[FNWM_WS_MAX];
-};
-
-static void
-notify_count_one(const char *uuid, void *arg)
+void
+notify_set_status_source(notify_status_fn *fn)
 {
-	struct notify_count *nc = arg;
-	struct monitor *m = monitors_find(uuid);
-	unsigned st;
-
-	nc->total++;
-	if (m != NULL && m->pid > 0 && m->have_st)
-		st = m->st.state == FNWM_WS_STARTING && registry_is_active(uuid)
-		    ? FNWM_WS_RUNNING
-		    : m->st.state;
-	else
-		st = registry_is_active(uuid) ? FNWM_WS_RUNNING : FNWM_WS_DOWN;
-	nc->by[st]++;
+	notify_source = fn;
 }
 
-/* "12 workers: 10 running, 1 backoff, 1 failed" */
 void
 notify_status(void)
 {
-	struct notify_count nc;
-	char line[256];
-	size_t off;
-	unsigned i;
-	int n;
+	char line[256] = "STATUS=";
 
-	if (!notify_on)
+	if (!notify_on || notify_source == NULL)
 		return;
-	memset(&nc, 0, sizeof nc);
-	registry_each(notify_count_one, &nc);
-	n = snprintf(line, sizeof line, "STATUS=%zu worker%s", nc.total,
-	    nc.total == 1 ? "" : "s");
-	off = n > 0 ? (size_t)n : 0;
-	for (i = 0; i < FNWM_WS_MAX && off < sizeof line; i++) {
-		if (nc.by[i] == 0 || i == FNWM_WS_DOWN)
-			continue;
-		n = snprintf(line + off, sizeof line - off, "%s %zu %s",
-		    off == 0 || strchr(line, ':') == NULL ? ":" : ",", nc.by[i],
-		    monitors_state_name(i));
-		if (n > 0)
-			off += (size_t)n;
-	}
-	if (nc.by[FNWM_WS_DOWN] > 0 && off < sizeof line)
-		snprintf(line + off, sizeof line - off, "%s %zu down",
-		    strchr(line, ':') == NULL ? ":" : ",", nc.by[FNWM_WS_DOWN]);
+	notify_source(line + 7, sizeof line - 7);
 	if (strcmp(line, notify_last) == 0)
 		return;
 	snprintf(notify_last, sizeof notify_last, "%s", line);

@@ -79,9 +79,31 @@ static struct fnwm_outmsg *reg_status, *reg_last_broadcast;
 static long long reg_btime;
 static double reg_last_change;
 static long reg_hz;
+static void (*reg_ready_hook)(void);
+static void (*reg_change_hook)(const char *uuid);
 
 static void reg_refresh(struct worker *);
+static void reg_changed(const char *uuid);
 static void reg_pump(void);
+
+void
+registry_on_ready(void (*fn)(void))
+{
+	reg_ready_hook = fn;
+}
+
+void
+registry_on_change(void (*fn)(const char *uuid))
+{
+	reg_change_hook = fn;
+}
+
+static void
+reg_changed(const char *uuid)
+{
+	if (reg_change_hook != NULL)
+		reg_change_hook(uuid);
+}
 
 static unsigned
 reg_hashfn(const char *s)
@@ -238,7 +260,7 @@ reg_set_state(struct worker *w, enum worker_state st)
 	    st == WORKER_ACTIVE ? "active" : "inactive");
 	w->state = st;
 	reg_status_changed();
-	ops_kick(w->uuid);
+	reg_changed(w->uuid);
 }
 
 static void
@@ -390,7 +412,8 @@ reg_became_ready(void)
 	reg_ready = 1;
 	ev_timer_stop(reg_loop, &reg_init_deadline);
 	log_info("%zu workers known", reg_count);
-	ws_cmd_status_ready();
+	if (reg_ready_hook != NULL)
+		reg_ready_hook();
 	reg_status_changed();
 }
 
@@ -534,7 +557,7 @@ reg_refresh(struct worker *w)
 			free(w->text);
 			w->text = xstrndup(text, len);
 			reg_status_changed();
-			ops_kick(w->uuid);
+			reg_changed(w->uuid);
 			changed = 1;
 		}
 		reg_drop_parse(w);
@@ -618,7 +641,7 @@ registry_file_event(const char *name)
 		    n - 16 < sizeof uuid) {
 			memcpy(uuid, name + 7, n - 16);
 			uuid[n - 16] = '\0';
-			ops_kick(uuid);
+			reg_changed(uuid);
 		}
 		return;
 	}

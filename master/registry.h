@@ -18,6 +18,10 @@ enum worker_state {
 	WORKER_ACTIVE,
 };
 int registry_init(struct ev_loop *, const struct fnwm_config *);
+/* Called once, when the first scan (probes included) has finished. */
+void registry_on_ready(void (*fn)(void));
+/* Called when a worker's files, active state or runstate changed. */
+void registry_on_change(void (*fn)(const char *uuid));
 void registry_shutdown(void);
 /* Full directory scan (start-up, inotify overflow). */
 void registry_scan_all(void);

@@ -5,14 +5,17 @@
 
 #include "config.h"
 
-/* main.c */
+/* shutdown.c */
+/* What leaving means; called once, for the first request. */
+typedef void shutdown_fn(const char *why, int keep_workers);
+void shutdown_set_handler(shutdown_fn *);
 /* Starts an orderly shutdown of the master; safe from any callback. */
-void master_shutdown(const char *why);
-int shutdown_in_progress(void);
+void shutdown_begin(const char *why);
 /* Exits leaving every worker running under its monitor (upgrades). */
-void master_detach(const char *why);
-/* A monitor exited; the shutdown may be able to finish. */
-void shutdown_monitor_gone(void);
+void shutdown_detach(const char *why);
+int shutdown_in_progress(void);
+
+/* main.c */
 extern const struct fnwm_config *master_cfg;
 
 #endif

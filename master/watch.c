@@ -51,7 +51,7 @@ watch_kill_file(void)
 
 	if (unlink(path) == 0) {
 		free(path);
-		master_shutdown("kill_worker_manager file");
+		shutdown_begin("kill_worker_manager file");
 		return;
 	}
 	free(path);

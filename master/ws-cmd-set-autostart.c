@@ -21,18 +21,18 @@ ws_cmd_set_autostart_exec(struct ws_client *c, json_object *msg)
 		return;
 	if (!json_object_object_get_ex(msg, "autostart", &v) ||
 	    !json_object_is_type(v, json_type_boolean)) {
-		ws_cmd_error(c,
+		hub_error(c,
 		    "set_autostart needs \"autostart\": true or "
 		    "false");
 		return;
 	}
 	on = json_object_get_boolean(v);
 	if (registry_entry(id) == NULL) {
-		ws_cmd_error(c, "Worker with id %s not found.", id);
+		hub_error(c, "Worker with id %s not found.", id);
 		return;
 	}
 	if (autostart_set(id, on, &cause) == -1) {
-		ws_cmd_error(c, "%s", cause);
+		hub_error(c, "%s", cause);
 		free(cause);
 		return;
 	}

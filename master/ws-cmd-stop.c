@@ -14,14 +14,14 @@ ws_cmd_stop_exec(struct ws_client *c, json_object *msg)
 	if (msg != NULL &&
 	    json_object_object_get_ex(msg, "keep_workers", &keep) &&
 	    !json_object_is_type(keep, json_type_boolean)) {
-		ws_cmd_error(c, "stop: keep_workers must be true or false");
+		hub_error(c, "stop: keep_workers must be true or false");
 		return;
 	}
-	ws_cmd_progress(c, "Stopping worker manager.", 1.0, 0);
+	hub_progress(c, "Stopping worker manager.", 1.0, 0);
 	if (msg != NULL && keep != NULL && json_object_get_boolean(keep))
-		master_detach("stop (keep workers) requested by a client");
+		shutdown_detach("stop (keep workers) requested by a client");
 	else
-		master_shutdown("stop requested by a client");
+		shutdown_begin("stop requested by a client");
 }
 
 const struct ws_cmd_entry ws_cmd_stop_entry = {

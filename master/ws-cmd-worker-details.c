@@ -103,7 +103,7 @@ details_one(const char *uuid, void *arg)
 		json_object_object_add(o, "env_path", json_object_get(v));
 	json_object_object_add(o, "active", json_object_new_boolean(active));
 	if (m != NULL && m->pid > 0 && m->have_st) {
-		state = monitors_state_name(m->st.state);
+		state = fnwm_worker_state_name(m->st.state);
 		json_object_object_add(o, "pid",
 		    m->st.pid > 0 ? json_object_new_int(m->st.pid) : NULL);
 		json_object_object_add(o, "restarts",
@@ -157,7 +157,7 @@ ws_cmd_worker_details_exec(struct ws_client *c, json_object *msg)
 		if ((id = ws_cmd_workerid(c, msg)) == NULL)
 			return;
 		if (registry_entry(id) == NULL) {
-			ws_cmd_error(c, "Worker with id %s not found.", id);
+			hub_error(c, "Worker with id %s not found.", id);
 			return;
 		}
 	}

@@ -21,21 +21,21 @@ ws_cmd_worker_logs_exec(struct ws_client *c, json_object *msg)
 		return;
 	registry_refresh_now(id);
 	if (registry_entry(id) == NULL) {
-		ws_cmd_error(c, "Worker %s not found", id);
+		hub_error(c, "Worker %s not found", id);
 		return;
 	}
 	if (json_object_object_get_ex(msg, "lines", &v)) {
 		if (!json_object_is_type(v, json_type_int) ||
 		    json_object_get_int64(v) < 0 ||
 		    json_object_get_int64(v) > 100000) {
-			ws_cmd_error(c, "worker_logs: lines must be 0..100000");
+			hub_error(c, "worker_logs: lines must be 0..100000");
 			return;
 		}
 		lines = (int)json_object_get_int64(v);
 	}
 	if (json_object_object_get_ex(msg, "follow", &v)) {
 		if (!json_object_is_type(v, json_type_boolean)) {
-			ws_cmd_error(c,
+			hub_error(c,
 			    "worker_logs: follow must be true or "
 			    "false");
 			return;
@@ -43,7 +43,7 @@ ws_cmd_worker_logs_exec(struct ws_client *c, json_object *msg)
 		follow = json_object_get_boolean(v);
 	}
 	if (logs_request(c, id, lines, follow, &cause) == -1) {
-		ws_cmd_error(c, "worker_logs: %s", cause);
+		hub_error(c, "worker_logs: %s", cause);
 		free(cause);
 	}
 }

@@ -4,7 +4,6 @@
  * defines: exact plain-text commands first, then JSON objects by "type".
  * Every refusal is an {"type":"error"} reply; no input closes the client.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,40 +54,6 @@ static const struct ws_cmd_entry *const ws_cmd_table[] = {
 	NULL,
 };
 
-void
-ws_cmd_error(struct ws_client *c, const char *fmt, ...)
-{
-	json_object *o = json_object_new_object();
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1)
-		fatal("vasprintf");
-	va_end(ap);
-	json_object_object_add(o, "type", json_object_new_string("error"));
-	json_object_object_add(o, "message", json_object_new_string(msg));
-	hub_send_json(c, o);
-	json_object_put(o);
-	free(msg);
-}
-
-void
-ws_cmd_progress(struct ws_client *c, const char *message, double progress,
-    int blocking)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "type", json_object_new_string("progress"));
-	json_object_object_add(o, "message", json_object_new_string(message));
-	json_object_object_add(o, "status", json_object_new_string("info"));
-	json_object_object_add(o, "progress", json_object_new_double(progress));
-	json_object_object_add(o, "blocking",
-	    json_object_new_boolean(blocking));
-	hub_send_json(c, o);
-	json_object_put(o);
-}
-
 const char *
 ws_cmd_workerid(struct ws_client *c, json_object *msg)
 {
@@ -97,49 +62,17 @@ ws_cmd_workerid(struct ws_client *c, json_object *msg)
 
 	if (!json_object_object_get_ex(msg, "workerid", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
-		ws_cmd_error(c, "message has no \"workerid\" string");
+		hub_error(c, "message has no \"workerid\" string");
 		return (NULL);
 	}
 	if (!fnwm_worker_id_valid(json_object_get_string(v),
 	        (size_t)json_object_get_string_len(v))) {
 		log_safe(safe, sizeof safe, json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
-		ws_cmd_error(c, "invalid worker id: %s", safe);
+		hub_error(c, "invalid worker id: %s", safe);
 		return (NULL);
 	}
 	return (json_object_get_string(v));
-}
-
-void
-ws_cmd_broadcast_progress(uint64_t owner, const char *message, double progress,
-    int blocking)
-{
-	json_object *o = json_object_new_object();
-	struct fnwm_outmsg *m;
-	struct ws_client *c;
-
-	json_object_object_add(o, "type", json_object_new_string("progress"));
-	json_object_object_add(o, "message", json_object_new_string(message));
-	json_object_object_add(o, "status", json_object_new_string("info"));
-	json_object_object_add(o, "progress", json_object_new_double(progress));
-	json_object_object_add(o, "blocking",
-	    json_object_new_boolean(blocking));
-	m = outmsg_json(o);
-	TAILQ_FOREACH(c, hub_clients(), entry) {
-		/*
-		 * A reset tells a client its operation ended: one whose own
-		 * operation is still under way would take this one for it.
-		 * The owner's is its own.
-		 */
-		if (!c->subscribed && c->id != owner)
-			continue;
-		if (*message != '\0' || c->ops == 0 || c->id == owner)
-			hub_send(c, m);
-		else
-			c->reset_owed = 1;
-	}
-	outmsg_unref(m);
-	json_object_put(o);
 }
 
 static void
@@ -151,7 +84,7 @@ ws_cmd_run(struct ws_client *c, const struct ws_cmd_entry *e, json_object *o)
 	if (c->right != ACCESS_CONTROL &&
 	    !(c->right == ACCESS_READ && e->read_only)) {
 		log_info("client: %s refused, read-only access", e->name);
-		ws_cmd_error(c,
+		hub_error(c,
 		    "%s is not permitted: this connection has read-only "
 		    "access",
 		    e->name);
@@ -193,20 +126,20 @@ ws_cmd_dispatch(struct ws_client *c, const char *text, size_t len)
 	if (o == NULL) {
 		log_info("client: unknown message \"%s\": %s", safe, err);
 		if (len > 0 && strchr("{[\"", text[0]) == NULL)
-			ws_cmd_error(c, "unknown command: %s", safe);
+			hub_error(c, "unknown command: %s", safe);
 		else
-			ws_cmd_error(c, "invalid JSON: %s", err);
+			hub_error(c, "invalid JSON: %s", err);
 		return;
 	}
 	if (!json_object_is_type(o, json_type_object)) {
-		ws_cmd_error(c,
+		hub_error(c,
 		    "a message must be a plain-text command or a "
 		    "JSON object with a \"type\"");
 		goto out;
 	}
 	if (!json_object_object_get_ex(o, "type", &type) ||
 	    !json_object_is_type(type, json_type_string)) {
-		ws_cmd_error(c, "message has no \"type\" string");
+		hub_error(c, "message has no \"type\" string");
 		goto out;
 	}
 	name = json_object_get_string(type);
@@ -219,7 +152,7 @@ ws_cmd_dispatch(struct ws_client *c, const char *text, size_t len)
 	}
 	log_safe(safe, sizeof safe, name, json_object_get_string_len(type));
 	log_info("client: unknown message type \"%s\"", safe);
-	ws_cmd_error(c, "unknown message type: %s", safe);
+	hub_error(c, "unknown message type: %s", safe);
 out:
 	json_object_put(o);
 }

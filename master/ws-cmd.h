@@ -28,20 +28,12 @@ struct ws_cmd_entry {
 	enum op_kind op;
 	void (*exec)(struct ws_client *, json_object *msg);
 };
-/* Handles one complete inbound text message. */
+/* Handles one complete inbound text message (the hub's handler). */
 void ws_cmd_dispatch(struct ws_client *, const char *text, size_t len);
-/* Sends {"type":"error","message":...}. */
-void ws_cmd_error(struct ws_client *, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/*
- * The same progress to every subscribed client (new_worker's routing); a
- * reset skips those with an operation of their own under way, but owner's.
- */
-void ws_cmd_broadcast_progress(uint64_t owner, const char *message,
-    double progress, int blocking);
-/* Sends a progress message; an empty message with 1.0 is the reset. */
-void ws_cmd_progress(struct ws_client *, const char *message, double progress,
-    int blocking);
+/* The replies' former names, until every caller says hub_*. */
+#define ws_cmd_error              hub_error
+#define ws_cmd_progress           hub_progress
+#define ws_cmd_broadcast_progress hub_broadcast_progress
 
 /* ws-cmd-*.c */
 extern const struct ws_cmd_entry ws_cmd_ping_entry;
