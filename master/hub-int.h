@@ -16,7 +16,6 @@
 #define HUB_CHUNK 65536
 
 /* hub-start.c */
-extern struct lws_context *hub_ctx;
 extern const struct fnwm_config *hub_cfg;
 
 /* hub.c */

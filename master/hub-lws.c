@@ -104,7 +104,7 @@ hub_probe_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
  * Cross-site WebSocket hijacking guard (origin.c) over the handshake's
  * headers. Non-browser clients send no Origin.
  */
-int
+static int
 hub_origin_allowed(struct lws *wsi)
 {
 	char origin[512], host[512];

@@ -25,7 +25,7 @@
 #define HUB_FD_LIMIT_MAX 16384
 #define HUB_TAKEOVER_MS  2000 /* a killed manager's port, at most */
 
-struct lws_context *hub_ctx;
+static struct lws_context *hub_ctx;
 const struct fnwm_config *hub_cfg;
 static struct ev_loop *hub_loop;
 static ev_timer hub_kick;

@@ -99,8 +99,6 @@ struct hub_stats {
 const struct hub_stats *hub_stats(void);
 /* Bytes queued for all clients, not yet sent. */
 size_t hub_queued_bytes(void);
-/* Whether a handshake's Origin may reach the hub (and its HTTP pages). */
-int hub_origin_allowed(struct lws *);
 /* Whether the hub serves TLS. */
 int hub_tls(void);
 

@@ -43,7 +43,7 @@ static int logs_fd = -1;
 static ev_io logs_io;
 static ev_timer logs_round;
 
-char *
+static char *
 logs_path(const char *uuid)
 {
 	char *dir = launch_data_dir(master_cfg, uuid, registry_entry(uuid));

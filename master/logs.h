@@ -15,8 +15,6 @@ struct ws_client;
 /* logs.c */
 void logs_init(struct ev_loop *);
 void logs_shutdown(void);
-/* The worker's log file path (allocated). */
-char *logs_path(const char *uuid);
 /* Sends the last lines, and follows when asked; -1 with a cause. */
 int logs_request(struct ws_client *, const char *uuid, int lines, int follow,
     char **cause);

@@ -8,13 +8,6 @@
 #include "config.h"
 
 /* paths.c: where a worker's data may be (see the file) */
-/*
- * Splits dir into the root it lies strictly beneath (the workers dir or an
- * allowed data root) and its path below it; 0, or -1 when it lies
- * elsewhere or has a "." or ".." component.
- */
-int paths_confine(const struct fnwm_config *, const char *dir,
-    const char **root, const char **rel);
 /* Whether a client's data_path (absolute or relative to the workers dir)
  * is confined; 0 or -1. */
 int paths_check_client(const struct fnwm_config *, const char *value);

@@ -39,7 +39,12 @@ paths_below(const char *root, const char *dir, const char **rel)
 	return (1);
 }
 
-int
+/*
+ * Splits dir into the root it lies strictly beneath (the workers dir or an
+ * allowed data root) and its path below it; 0, or -1 when it lies
+ * elsewhere or has a "." or ".." component.
+ */
+static int
 paths_confine(const struct fnwm_config *cfg, const char *dir, const char **root,
     const char **rel)
 {

@@ -74,7 +74,7 @@ probe_numeric(const char *addr, char *out, size_t outsz)
 	return (-1);
 }
 
-const char *
+static const char *
 probe_dial_host(const char *host)
 {
 	if (host == NULL || *host == '\0' || strcmp(host, "0.0.0.0") == 0 ||

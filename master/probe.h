@@ -35,8 +35,6 @@ void probe_cancel(struct probe *);
 /* The lws protocol callback of outgoing probe connections. */
 int
 probe_lws_callback(struct lws *, int reason, void *user, void *in, size_t len);
-/* Maps 0.0.0.0, ::, "" and localhost to the loopback literal to dial. */
-const char *probe_dial_host(const char *host);
 /* Probes refused because the worker's host is a name, not an address. */
 uint64_t probe_names_refused(void);
 
