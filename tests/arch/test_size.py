@@ -27,7 +27,6 @@ PENDING = {
     "master/main.c",
     "cli/cli.c",
     "cli/wsclient.c",
-    "master/registry.c",
     "master/http.c:http_metrics",
     "master/peer.c:peer_uid_netlink",
     "master/probe.c:probe_lws_callback",

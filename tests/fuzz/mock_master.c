@@ -291,15 +291,15 @@ logs_request(struct ws_client *c, const char *uuid, int lines, int follow,
 	return (0);
 }
 
-/* main.c */
+/* shutdown.c */
 void
-master_shutdown(const char *why)
+shutdown_begin(const char *why)
 {
 	mock_counts.exits++;
 }
 
 void
-master_detach(const char *why)
+shutdown_detach(const char *why)
 {
 	mock_counts.exits++;
 }
