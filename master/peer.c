@@ -89,40 +89,26 @@ peer_nl_reset(void)
 	peer_nl_fd = -1;
 }
 
-/*
- * Asks sock_diag for the socket whose local end is client and remote end is
- * server. 1 found (uid set), 0 no such socket, -1 netlink unusable.
- */
+/* Sends the question for the TCP socket client -> server; 0 or -1. */
 static int
-peer_uid_netlink(const struct sockaddr_storage *client,
-    const struct sockaddr_storage *server, uid_t *uid)
+peer_nl_ask(const struct sockaddr_storage *client,
+    const struct sockaddr_storage *server, uint32_t seq)
 {
 	struct {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 r;
 	} req;
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	union {
-		struct nlmsghdr nlh;
-		char buf[8192];
-	} resp;
 	const struct sockaddr_in *c4 = (const struct sockaddr_in *)client;
 	const struct sockaddr_in *s4 = (const struct sockaddr_in *)server;
 	const struct sockaddr_in6 *c6 = (const struct sockaddr_in6 *)client;
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)server;
-	struct nlmsghdr *h;
-	struct inet_diag_msg *msg;
-	static uint32_t seq;
-	ssize_t n;
-	unsigned int len; /* NLMSG_OK compares it with a __u32 */
 
-	if (peer_nl_open() == -1)
-		return (-1);
 	memset(&req, 0, sizeof req);
 	req.nlh.nlmsg_len = sizeof req;
 	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	req.nlh.nlmsg_flags = NLM_F_REQUEST;
-	req.nlh.nlmsg_seq = ++seq;
+	req.nlh.nlmsg_seq = seq;
 	req.r.sdiag_family = (uint8_t)client->ss_family;
 	req.r.sdiag_protocol = IPPROTO_TCP;
 	req.r.idiag_states = ~0U;
@@ -140,7 +126,59 @@ peer_uid_netlink(const struct sockaddr_storage *client,
 		memcpy(req.r.id.idiag_dst, &s6->sin6_addr, 16);
 	}
 	if (sendto(peer_nl_fd, &req, sizeof req, 0, (struct sockaddr *)&kernel,
-	        sizeof kernel) != (ssize_t)sizeof req) {
+	        sizeof kernel) != (ssize_t)sizeof req)
+		return (-1);
+	return (0);
+}
+
+/* What one answer h says: 1 with *uid, 0 (proves nothing) or -1. */
+static int
+peer_nl_answer(const struct nlmsghdr *h, uid_t *uid)
+{
+	const struct inet_diag_msg *msg;
+
+	if (h->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(h);
+
+		if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+			return (-1);
+		/* ENOENT: the client is gone already. */
+		return (e->error == -ENOENT ? 0 : -1);
+	}
+	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+	    h->nlmsg_len < NLMSG_LENGTH(sizeof *msg))
+		return (-1);
+	msg = NLMSG_DATA(h);
+	/*
+	 * A socket no process holds any more (closed, or a time-wait entry,
+	 * reported as uid 0) proves nothing about who made it.
+	 */
+	if (msg->idiag_inode == 0)
+		return (0);
+	*uid = msg->idiag_uid;
+	return (1);
+}
+
+/*
+ * Asks sock_diag for the socket whose local end is client and remote end is
+ * server. 1 found (uid set), 0 no such socket, -1 netlink unusable.
+ */
+static int
+peer_uid_netlink(const struct sockaddr_storage *client,
+    const struct sockaddr_storage *server, uid_t *uid)
+{
+	union {
+		struct nlmsghdr nlh;
+		char buf[8192];
+	} resp;
+	struct nlmsghdr *h;
+	static uint32_t seq;
+	ssize_t n;
+	unsigned int len; /* NLMSG_OK compares it with a __u32 */
+
+	if (peer_nl_open() == -1)
+		return (-1);
+	if (peer_nl_ask(client, server, ++seq) == -1) {
 		peer_nl_reset();
 		return (-1);
 	}
@@ -157,28 +195,7 @@ peer_uid_netlink(const struct sockaddr_storage *client,
 		for (h = &resp.nlh; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
 			if (h->nlmsg_seq != seq)
 				continue; /* a late answer to an earlier ask */
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(h);
-
-				if (h->nlmsg_len <
-				    NLMSG_LENGTH(sizeof(struct nlmsgerr)))
-					return (-1);
-				/* ENOENT: the client is gone already. */
-				return (e->error == -ENOENT ? 0 : -1);
-			}
-			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-			    h->nlmsg_len < NLMSG_LENGTH(sizeof *msg))
-				return (-1);
-			msg = NLMSG_DATA(h);
-			/*
-			 * A socket no process holds any more (closed, or
-			 * a time-wait entry, reported as uid 0) proves
-			 * nothing about who made it.
-			 */
-			if (msg->idiag_inode == 0)
-				return (0);
-			*uid = msg->idiag_uid;
-			return (1);
+			return (peer_nl_answer(h, uid));
 		}
 	}
 }

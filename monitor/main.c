@@ -245,6 +245,84 @@ mon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	fsm_feed(m, MON_EV_CMD_EXIT, &a);
 }
 
+/* The channel, the files and the lock of uuid; 0, or the exit status. */
+static int
+mon_open(struct mon *m, const char *uuid, const char *wdir)
+{
+	struct stat st;
+
+	if (fstat(FNWM_CHANNEL_FD, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+		log_warnx("fd %d is not the channel to the master",
+		    FNWM_CHANNEL_FD);
+		return (FNWM_MON_EXIT_PERMANENT);
+	}
+	/* The worker must not inherit the channel. */
+	fnwm_set_cloexec(FNWM_CHANNEL_FD, 1);
+	if (files_init(m, uuid, wdir) == -1) {
+		log_warnx("path too long");
+		return (FNWM_MON_EXIT_PERMANENT);
+	}
+	if (files_lock(m) == -1) {
+		if (errno == EWOULDBLOCK) {
+			log_warnx("another monitor supervises this worker");
+			return (FNWM_MON_EXIT_LOCKED);
+		}
+		log_warn("lock %s", m->lock_path);
+		return (FNWM_MON_EXIT_TEMPORARY);
+	}
+	return (0);
+}
+
+/* The loop with the state machine, its timers and signals; 0 or -1. */
+static int
+mon_start(struct mon *m)
+{
+	m->loop = ev_default_loop(EVFLAG_AUTO);
+	if (m->loop == NULL) {
+		log_warnx("cannot create the event loop");
+		return (-1);
+	}
+	fsm_init(m, &mon_real_ops);
+	worker_timers_init(m);
+	steps_init(m);
+	ev_signal_init(&m->sigterm, mon_signal_cb, SIGTERM);
+	ev_signal_init(&m->sigint, mon_signal_cb, SIGINT);
+	ev_signal_init(&m->sighup, mon_signal_cb, SIGHUP);
+	m->sigterm.data = m->sigint.data = m->sighup.data = m;
+	ev_signal_start(m->loop, &m->sigterm);
+	ev_signal_start(m->loop, &m->sigint);
+	ev_signal_start(m->loop, &m->sighup);
+	signal(SIGPIPE, SIG_IGN);
+	/* Every disposition is in place: what a worker's child resets. */
+	fnwm_signals_taken(&m->child_sigs);
+	worker_env_init();
+	return (0);
+}
+
+/* After the loop: the last word to the master and the files, then free. */
+static void
+mon_finish(struct mon *m)
+{
+	if (m->chan_up) {
+		(void)fnwm_chan_flush(&m->chan, 1000);
+		fnwm_chan_close(&m->chan);
+	}
+	files_log_unwatch(m);
+	control_close(m);
+	/*
+	 * The last word, down or failed, keeps the exit history for the
+	 * next monitor and master. A monitor that never wrote one and was
+	 * not told to exit (its master died before it said what for)
+	 * leaves the .status of the one it replaced: what that one was
+	 * doing tells a new master whether the worker was meant to run.
+	 */
+	if (m->status_written || m->want_exit)
+		files_write_status(m);
+	ev_loop_destroy(m->loop);
+	close(m->lockfd);
+	files_free(m);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -257,8 +335,7 @@ main(int argc, char **argv)
 	};
 	const char *uuid = NULL, *wdir = NULL;
 	struct mon *m = &mon;
-	struct stat st;
-	int ch, debug = 0;
+	int ch, rc, debug = 0;
 
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -284,46 +361,12 @@ main(int argc, char **argv)
 		return (FNWM_MON_EXIT_PERMANENT);
 	}
 	fnwm_log_set_tag(uuid);
-	if (fstat(FNWM_CHANNEL_FD, &st) == -1 || !S_ISSOCK(st.st_mode)) {
-		log_warnx("fd %d is not the channel to the master",
-		    FNWM_CHANNEL_FD);
-		return (FNWM_MON_EXIT_PERMANENT);
-	}
-	/* The worker must not inherit the channel. */
-	fnwm_set_cloexec(FNWM_CHANNEL_FD, 1);
-	if (files_init(m, uuid, wdir) == -1) {
-		log_warnx("path too long");
-		return (FNWM_MON_EXIT_PERMANENT);
-	}
-	if (files_lock(m) == -1) {
-		if (errno == EWOULDBLOCK) {
-			log_warnx("another monitor supervises this worker");
-			return (FNWM_MON_EXIT_LOCKED);
-		}
-		log_warn("lock %s", m->lock_path);
-		return (FNWM_MON_EXIT_TEMPORARY);
-	}
+	if ((rc = mon_open(m, uuid, wdir)) != 0)
+		return (rc);
 	m->debug = debug;
 	m->log_path = "";
-	m->loop = ev_default_loop(EVFLAG_AUTO);
-	if (m->loop == NULL) {
-		log_warnx("cannot create the event loop");
+	if (mon_start(m) == -1)
 		return (FNWM_MON_EXIT_TEMPORARY);
-	}
-	fsm_init(m, &mon_real_ops);
-	worker_timers_init(m);
-	steps_init(m);
-	ev_signal_init(&m->sigterm, mon_signal_cb, SIGTERM);
-	ev_signal_init(&m->sigint, mon_signal_cb, SIGINT);
-	ev_signal_init(&m->sighup, mon_signal_cb, SIGHUP);
-	m->sigterm.data = m->sigint.data = m->sighup.data = m;
-	ev_signal_start(m->loop, &m->sigterm);
-	ev_signal_start(m->loop, &m->sigint);
-	ev_signal_start(m->loop, &m->sighup);
-	signal(SIGPIPE, SIG_IGN);
-	/* Every disposition is in place: what a worker's child resets. */
-	fnwm_signals_taken(&m->child_sigs);
-	worker_env_init();
 
 	files_read_history(m);
 	if (worker_adopt(m) == 1)
@@ -337,24 +380,6 @@ main(int argc, char **argv)
 
 	if (!m->finished)
 		ev_run(m->loop, 0);
-
-	if (m->chan_up) {
-		(void)fnwm_chan_flush(&m->chan, 1000);
-		fnwm_chan_close(&m->chan);
-	}
-	files_log_unwatch(m);
-	control_close(m);
-	/*
-	 * The last word, down or failed, keeps the exit history for the
-	 * next monitor and master. A monitor that never wrote one and was
-	 * not told to exit (its master died before it said what for)
-	 * leaves the .status of the one it replaced: what that one was
-	 * doing tells a new master whether the worker was meant to run.
-	 */
-	if (m->status_written || m->want_exit)
-		files_write_status(m);
-	ev_loop_destroy(m->loop);
-	close(m->lockfd);
-	files_free(m);
+	mon_finish(m);
 	return (FNWM_MON_EXIT_OK);
 }

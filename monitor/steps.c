@@ -207,28 +207,28 @@ steps_child(struct mon *m, const char *cwd, char **argv, char **env, int envc,
 	_exit(127);
 }
 
-int
-steps_start(struct mon *m, const struct fnwm_msg *msg)
+/*
+ * Copies the step's strings (cwd, argv, env) out of the frame, which is
+ * only valid during dispatch; argv is NULL-terminated. 0, or -1 when the
+ * frame holds fewer than it says.
+ */
+static int
+steps_copy_strings(struct mon *m, const struct fnwm_msg *msg, const char **cwd,
+    char **argv, char **env)
 {
 	const struct fnwm_step_cmd *c = msg->payload;
-	char *argv[FNWM_ARGV_MAX + 1], *env[FNWM_ENV_MAX];
-	const char *s, *cwd;
 	size_t off = 0, used = 0, n;
-	int pfd[2], i;
-	pid_t pid;
+	const char *s;
+	int i;
 
-	if (steps_busy(m) || c->argc == 0 || c->argc > FNWM_ARGV_MAX ||
-	    c->envc > FNWM_ENV_MAX)
-		goto refuse;
-	/* Copy the strings: the frame is only valid during dispatch. */
 	for (i = 0; i < 1 + c->argc + c->envc; i++) {
 		s = fnwm_msg_string(msg, &off);
 		if (s == NULL)
-			goto refuse;
+			return (-1);
 		n = strlen(s) + 1;
 		memcpy(m->step_strings + used, s, n);
 		if (i == 0)
-			cwd = m->step_strings + used;
+			*cwd = m->step_strings + used;
 		else if (i <= c->argc)
 			argv[i - 1] = m->step_strings + used;
 		else
@@ -236,6 +236,49 @@ steps_start(struct mon *m, const struct fnwm_msg *msg)
 		used += n;
 	}
 	argv[c->argc] = NULL;
+	return (0);
+}
+
+/* Answers a step it cannot take (busy, malformed) as failed; -1. */
+static int
+steps_refuse(struct mon *m, const struct fnwm_step_cmd *c)
+{
+	struct fnwm_step_done d;
+	unsigned char buf[sizeof d + 64];
+	char summary[64];
+	size_t k;
+
+	m->step_id = c->id;
+	m->step_tail_len = 0;
+	m->step_started = fnwm_now_ms();
+	steps_tail(m,
+	    steps_busy(m) ? "another step is running\n" : "malformed step\n",
+	    steps_busy(m) ? 24 : 15);
+	if (!m->chan_up)
+		return (-1);
+	memset(&d, 0, sizeof d);
+	d.id = c->id;
+	d.code = -1;
+	steps_summary(m, summary, sizeof summary);
+	k = fnwm_msg_step_done_encode(buf, sizeof buf, &d, summary);
+	if (k > 0)
+		(void)fnwm_chan_send(&m->chan, FNWM_MSG_MON_STEP, buf, k);
+	return (-1);
+}
+
+int
+steps_start(struct mon *m, const struct fnwm_msg *msg)
+{
+	const struct fnwm_step_cmd *c = msg->payload;
+	char *argv[FNWM_ARGV_MAX + 1], *env[FNWM_ENV_MAX];
+	const char *cwd = NULL;
+	int pfd[2];
+	pid_t pid;
+
+	if (steps_busy(m) || c->argc == 0 || c->argc > FNWM_ARGV_MAX ||
+	    c->envc > FNWM_ENV_MAX ||
+	    steps_copy_strings(m, msg, &cwd, argv, env) == -1)
+		return (steps_refuse(m, c));
 	m->step_id = c->id;
 	m->step_tail_len = 0;
 	m->step_timed_out = m->step_cancelled = 0;
@@ -272,29 +315,6 @@ fail:
 	steps_tail(m, "cannot start the step\n", 22);
 	steps_report(m, -1, 0);
 	steps_finish(m);
-	return (-1);
-refuse:
-	m->step_id = c->id;
-	m->step_tail_len = 0;
-	m->step_started = fnwm_now_ms();
-	steps_tail(m,
-	    steps_busy(m) ? "another step is running\n" : "malformed step\n",
-	    steps_busy(m) ? 24 : 15);
-	if (m->chan_up) {
-		struct fnwm_step_done d;
-		unsigned char buf[sizeof d + 64];
-		char summary[64];
-		size_t k;
-
-		memset(&d, 0, sizeof d);
-		d.id = c->id;
-		d.code = -1;
-		steps_summary(m, summary, sizeof summary);
-		k = fnwm_msg_step_done_encode(buf, sizeof buf, &d, summary);
-		if (k > 0)
-			(void)fnwm_chan_send(&m->chan, FNWM_MSG_MON_STEP, buf,
-			    k);
-	}
 	return (-1);
 }
 

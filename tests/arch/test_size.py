@@ -28,10 +28,7 @@ PENDING = {
     "cli/cli.c",
     "cli/wsclient.c",
     "master/http.c:http_metrics",
-    "master/peer.c:peer_uid_netlink",
     "master/probe.c:probe_lws_callback",
-    "monitor/main.c:main",
-    "monitor/steps.c:steps_start",
     "monitor/worker.c:worker_spawn",
 }
 
