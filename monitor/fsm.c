@@ -362,13 +362,7 @@ static const char *const fsm_event_names[MON_EV_MAX] = {
 	[MON_EV_CMD_UNRESPONSIVE] = "unresponsive",
 };
 
-const char *
-fsm_state_name(enum fnwm_worker_state s)
-{
-	return (fnwm_worker_state_name(s));
-}
-
-const char *
+static const char *
 fsm_event_name(enum mon_event e)
 {
 	return (e < MON_EV_MAX ? fsm_event_names[e] : "?");
@@ -397,15 +391,15 @@ fsm_feed(struct mon *m, enum mon_event ev, const struct mon_evarg *a)
 	FNWM_ASSERT(m->state < FNWM_WS_MAX && ev < MON_EV_MAX);
 	act = fsm_table[m->state][ev];
 	if (act == NULL) {
-		log_debug("%s: event %s ignored", fsm_state_name(m->state),
-		    fsm_event_name(ev));
+		log_debug("%s: event %s ignored",
+		    fnwm_worker_state_name(m->state), fsm_event_name(ev));
 		return;
 	}
 	next = act(m, a != NULL ? a : &none);
 	m->state = next;
 	if (next != prev || ev == MON_EV_CHILD_EXIT || ev == MON_EV_BACKOFF) {
-		log_debug("%s -> %s on %s", fsm_state_name(prev),
-		    fsm_state_name(next), fsm_event_name(ev));
+		log_debug("%s -> %s on %s", fnwm_worker_state_name(prev),
+		    fnwm_worker_state_name(next), fsm_event_name(ev));
 		m->ops->announce(m);
 	}
 	if (m->want_exit && m->state == FNWM_WS_DOWN)

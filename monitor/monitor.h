@@ -129,8 +129,6 @@ struct mon {
 /* Feeds one event to the table; the only writer of m->state. */
 void fsm_feed(struct mon *, enum mon_event, const struct mon_evarg *);
 void fsm_init(struct mon *, const struct mon_ops *);
-const char *fsm_state_name(enum fnwm_worker_state);
-const char *fsm_event_name(enum mon_event);
 
 /* worker.c */
 extern const struct mon_ops mon_real_ops;
