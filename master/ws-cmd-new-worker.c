@@ -432,7 +432,7 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 		rc = 1;
 		goto out;
 	}
-	ws_cmd_broadcast_progress(c->id, "Writing configuration.", 0.9, 1);
+	hub_broadcast_progress(c->id, "Writing configuration.", 0.9, 1);
 	s = json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (fnwm_atomic_write(path, s, strlen(s), 0600) == -1) {
@@ -459,7 +459,7 @@ ws_cmd_new_worker_exec(struct ws_client *c, json_object *msg)
 	if (msg != NULL && json_object_object_get_ex(msg, "kwargs", &kw) &&
 	    !json_object_is_type(kw, json_type_null) &&
 	    !json_object_is_type(kw, json_type_object)) {
-		ws_cmd_error(c, "new_worker: kwargs must be an object");
+		hub_error(c, "new_worker: kwargs must be an object");
 		return;
 	}
 	if (kw != NULL && json_object_is_type(kw, json_type_null))
@@ -472,11 +472,11 @@ ws_cmd_new_worker_exec(struct ws_client *c, json_object *msg)
 		if (n > master_cfg->max_kwargs_bytes) {
 			limits_hit(LIMIT_KWARGS_BYTES,
 			    "new_worker refused: kwargs of %zu bytes", n);
-			ws_cmd_error(c,
+			hub_error(c,
 			    "new_worker: kwargs are %zu bytes, more than "
 			    "the %zu allowed (fnwm.max_kwargs_bytes)",
 			    n, master_cfg->max_kwargs_bytes);
-			ws_cmd_broadcast_progress(c->id, "", 1.0, 0);
+			hub_broadcast_progress(c->id, "", 1.0, 0);
 			return;
 		}
 	}
@@ -487,20 +487,20 @@ ws_cmd_new_worker_exec(struct ws_client *c, json_object *msg)
 		break;
 	default:
 		log_info("%s", err);
-		ws_cmd_error(c, "%s", err);
+		hub_error(c, "%s", err);
 		free(err);
-		ws_cmd_broadcast_progress(c->id, "", 1.0, 0);
+		hub_broadcast_progress(c->id, "", 1.0, 0);
 		return;
 	}
 	log_info("worker %s: created", uuid);
-	ws_cmd_broadcast_progress(c->id, "Creating new worker.", 1.0, 1);
+	hub_broadcast_progress(c->id, "Creating new worker.", 1.0, 1);
 	o = json_object_new_object();
 	json_object_object_add(o, "type",
 	    json_object_new_string("worker_created"));
 	json_object_object_add(o, "uuid", json_object_new_string(uuid));
 	hub_send_json(c, o);
 	json_object_put(o);
-	ws_cmd_broadcast_progress(c->id, "", 1.0, 0);
+	hub_broadcast_progress(c->id, "", 1.0, 0);
 	registry_refresh_now(uuid);
 }
 

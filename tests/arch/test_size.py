@@ -21,7 +21,6 @@ MAX_FUNCTION = 80
 # test too.
 PENDING = {
     "master/ops.c",
-    "master/ws-cmd-new-worker.c",
     "master/monitors.c",
     "master/config.c",
     "master/main.c",
