@@ -203,12 +203,65 @@ probe_receive(struct probe *p, struct lws *wsi, const char *in, size_t len)
 	return (0);
 }
 
+/* Forgets the wsi: it may still call back after p is gone. */
+static void
+probe_forget(struct probe *p, struct lws *wsi)
+{
+	p->wsi = NULL;
+	lws_set_opaque_user_data(wsi, NULL);
+}
+
+/* Writes text as one message; -1 when the socket did not take it all. */
+static int
+probe_write(struct lws *wsi, const char *text, size_t len)
+{
+	unsigned char buf[LWS_PRE + 256];
+
+	if (len > sizeof buf - LWS_PRE)
+		return (-1);
+	memcpy(buf + LWS_PRE, text, len);
+	return (lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len
+	        ? -1
+	        : 0);
+}
+
+/*
+ * The identity request, or once the worker proved to be ours and the
+ * stop was asked for, its stop command; then the worker closes.
+ */
+static int
+probe_writeable(struct probe *p, struct lws *wsi)
+{
+	if (p->sent && p->then_stop && !p->stop_sent) {
+		p->stop_sent = 1;
+		if (probe_write(wsi, STOP_REQUEST, sizeof STOP_REQUEST - 1) ==
+		    -1) {
+			probe_finish(p, PROBE_FAILED, "write failed");
+			probe_forget(p, wsi);
+			return (-1);
+		}
+		/* Let the worker close it; lws ends it in 2 s. */
+		probe_finish(p, PROBE_ACTIVE, "stop command sent");
+		probe_forget(p, wsi);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 2);
+		return (0);
+	}
+	if (p->sent)
+		return (0);
+	if (probe_write(wsi, PROBE_REQUEST, sizeof PROBE_REQUEST - 1) == -1) {
+		probe_finish(p, PROBE_FAILED, "write failed");
+		probe_forget(p, wsi);
+		return (-1);
+	}
+	p->sent = 1;
+	return (0);
+}
+
 int
 probe_lws_callback(struct lws *wsi, int reason, void *user, void *in,
     size_t len)
 {
 	struct probe *p = lws_get_opaque_user_data(wsi);
-	unsigned char buf[LWS_PRE + sizeof PROBE_REQUEST];
 	char why[100];
 
 	switch (reason) {
@@ -236,39 +289,7 @@ probe_lws_callback(struct lws *wsi, int reason, void *user, void *in,
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		if (p == NULL || p->done)
 			return (-1);
-		if (p->sent && p->then_stop && !p->stop_sent) {
-			unsigned char sb[LWS_PRE + sizeof STOP_REQUEST];
-
-			memcpy(sb + LWS_PRE, STOP_REQUEST,
-			    sizeof STOP_REQUEST - 1);
-			p->stop_sent = 1;
-			if (lws_write(wsi, sb + LWS_PRE,
-			        sizeof STOP_REQUEST - 1, LWS_WRITE_TEXT) <
-			    (int)sizeof STOP_REQUEST - 1) {
-				probe_finish(p, PROBE_FAILED, "write failed");
-				p->wsi = NULL;
-				lws_set_opaque_user_data(wsi, NULL);
-				return (-1);
-			}
-			/* Let the worker close it; lws ends it in 2 s. */
-			probe_finish(p, PROBE_ACTIVE, "stop command sent");
-			p->wsi = NULL;
-			lws_set_opaque_user_data(wsi, NULL);
-			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 2);
-			return (0);
-		}
-		if (p->sent)
-			return (0);
-		memcpy(buf + LWS_PRE, PROBE_REQUEST, sizeof PROBE_REQUEST - 1);
-		if (lws_write(wsi, buf + LWS_PRE, sizeof PROBE_REQUEST - 1,
-		        LWS_WRITE_TEXT) < (int)sizeof PROBE_REQUEST - 1) {
-			probe_finish(p, PROBE_FAILED, "write failed");
-			p->wsi = NULL;
-			lws_set_opaque_user_data(wsi, NULL);
-			return (-1);
-		}
-		p->sent = 1;
-		return (0);
+		return (probe_writeable(p, wsi));
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		if (p == NULL || p->done)
 			return (-1);

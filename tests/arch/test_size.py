@@ -27,7 +27,6 @@ PENDING = {
     "cli/cli.c",
     "cli/wsclient.c",
     "master/http.c:http_metrics",
-    "master/probe.c:probe_lws_callback",
     "monitor/worker.c:worker_spawn",
 }
 
