@@ -208,12 +208,69 @@ metrics_worker(const char *uuid, void *arg)
 	}
 }
 
+/* The hub's and the limits' counters. */
+static void
+metrics_hub(struct http_buf *b)
+{
+	const struct hub_stats *hs = hub_stats();
+	unsigned i;
+
+	hb_printf(b,
+	    "# HELP fnwm_monitors Monitor processes.\n"
+	    "# TYPE fnwm_monitors gauge\nfnwm_monitors %zu\n",
+	    monitors_running());
+	hb_printf(b,
+	    "# HELP fnwm_websocket_clients Connected clients.\n"
+	    "# TYPE fnwm_websocket_clients gauge\n"
+	    "fnwm_websocket_clients %zu\n",
+	    hub_client_count());
+	hb_printf(b,
+	    "# HELP fnwm_messages_received_total WebSocket "
+	    "messages received.\n"
+	    "# TYPE fnwm_messages_received_total counter\n"
+	    "fnwm_messages_received_total %llu\n",
+	    (unsigned long long)hs->msgs_in);
+	hb_printf(b,
+	    "# HELP fnwm_messages_sent_total WebSocket messages "
+	    "sent.\n# TYPE fnwm_messages_sent_total counter\n"
+	    "fnwm_messages_sent_total %llu\n",
+	    (unsigned long long)hs->msgs_out);
+	hb_printf(b,
+	    "# HELP fnwm_websocket_queued_bytes Bytes queued for clients, "
+	    "not yet sent.\n# TYPE fnwm_websocket_queued_bytes gauge\n"
+	    "fnwm_websocket_queued_bytes %zu\n",
+	    hub_queued_bytes());
+	hb_printf(b,
+	    "# HELP fnwm_limit_hits_total Times a limit was hit, by "
+	    "setting.\n# TYPE fnwm_limit_hits_total counter\n"
+	    "fnwm_limit_hits_total{limit=\"max_clients\"} %llu\n"
+	    "fnwm_limit_hits_total{limit=\"client_queue_bytes\"} %llu\n"
+	    "fnwm_limit_hits_total{limit=\"total_queue_bytes\"} %llu\n"
+	    "fnwm_limit_hits_total{limit=\"open_files\"} %llu\n"
+	    "fnwm_limit_hits_total{limit=\"numeric_worker_host\"} %llu\n",
+	    (unsigned long long)hs->clients_refused,
+	    (unsigned long long)hs->clients_lagging,
+	    (unsigned long long)hs->clients_over_budget,
+	    (unsigned long long)hs->accept_fd_exhausted,
+	    (unsigned long long)probe_names_refused());
+	/* The same family: new_worker's and the steps' limits. */
+	for (i = 0; i < LIMIT_MAX; i++)
+		hb_printf(b, "fnwm_limit_hits_total{limit=\"%s\"} %llu\n",
+		    limits_name((enum limit_kind)i),
+		    (unsigned long long)limits_hits((enum limit_kind)i));
+	hb_printf(b,
+	    "# HELP fnwm_connections_dropped_total Connections accepted "
+	    "and closed at once for want of file descriptors.\n"
+	    "# TYPE fnwm_connections_dropped_total counter\n"
+	    "fnwm_connections_dropped_total %llu\n",
+	    (unsigned long long)hs->accept_dropped);
+}
+
 static char *
 http_metrics(size_t *len)
 {
 	struct http_buf b = { xmalloc(4096), 0, 4096 };
 	struct metrics_ctx mc;
-	const struct hub_stats *hs = hub_stats();
 	struct timespec ts;
 	unsigned i;
 
@@ -234,55 +291,7 @@ http_metrics(size_t *len)
 		    fnwm_worker_state_name(i), mc.by_state[i]);
 	hb_printf(&b, "fnwm_workers{state=\"unresponsive\"} %zu\n",
 	    mc.unresponsive);
-	hb_printf(&b,
-	    "# HELP fnwm_monitors Monitor processes.\n"
-	    "# TYPE fnwm_monitors gauge\nfnwm_monitors %zu\n",
-	    monitors_running());
-	hb_printf(&b,
-	    "# HELP fnwm_websocket_clients Connected clients.\n"
-	    "# TYPE fnwm_websocket_clients gauge\n"
-	    "fnwm_websocket_clients %zu\n",
-	    hub_client_count());
-	hb_printf(&b,
-	    "# HELP fnwm_messages_received_total WebSocket "
-	    "messages received.\n"
-	    "# TYPE fnwm_messages_received_total counter\n"
-	    "fnwm_messages_received_total %llu\n",
-	    (unsigned long long)hs->msgs_in);
-	hb_printf(&b,
-	    "# HELP fnwm_messages_sent_total WebSocket messages "
-	    "sent.\n# TYPE fnwm_messages_sent_total counter\n"
-	    "fnwm_messages_sent_total %llu\n",
-	    (unsigned long long)hs->msgs_out);
-	hb_printf(&b,
-	    "# HELP fnwm_websocket_queued_bytes Bytes queued for clients, "
-	    "not yet sent.\n# TYPE fnwm_websocket_queued_bytes gauge\n"
-	    "fnwm_websocket_queued_bytes %zu\n",
-	    hub_queued_bytes());
-	hb_printf(&b,
-	    "# HELP fnwm_limit_hits_total Times a limit was hit, by "
-	    "setting.\n# TYPE fnwm_limit_hits_total counter\n"
-	    "fnwm_limit_hits_total{limit=\"max_clients\"} %llu\n"
-	    "fnwm_limit_hits_total{limit=\"client_queue_bytes\"} %llu\n"
-	    "fnwm_limit_hits_total{limit=\"total_queue_bytes\"} %llu\n"
-	    "fnwm_limit_hits_total{limit=\"open_files\"} %llu\n"
-	    "fnwm_limit_hits_total{limit=\"numeric_worker_host\"} %llu\n",
-	    (unsigned long long)hs->clients_refused,
-	    (unsigned long long)hs->clients_lagging,
-	    (unsigned long long)hs->clients_over_budget,
-	    (unsigned long long)hs->accept_fd_exhausted,
-	    (unsigned long long)probe_names_refused());
-	/* The same family: new_worker's and the steps' limits. */
-	for (i = 0; i < LIMIT_MAX; i++)
-		hb_printf(&b, "fnwm_limit_hits_total{limit=\"%s\"} %llu\n",
-		    limits_name((enum limit_kind)i),
-		    (unsigned long long)limits_hits((enum limit_kind)i));
-	hb_printf(&b,
-	    "# HELP fnwm_connections_dropped_total Connections accepted "
-	    "and closed at once for want of file descriptors.\n"
-	    "# TYPE fnwm_connections_dropped_total counter\n"
-	    "fnwm_connections_dropped_total %llu\n",
-	    (unsigned long long)hs->accept_dropped);
+	metrics_hub(&b);
 	hb_printf(&b,
 	    "# HELP fnwm_master_resident_bytes Resident memory of "
 	    "the master.\n# TYPE fnwm_master_resident_bytes gauge\n"

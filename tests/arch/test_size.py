@@ -26,7 +26,6 @@ PENDING = {
     "master/main.c",
     "cli/cli.c",
     "cli/wsclient.c",
-    "master/http.c:http_metrics",
     "monitor/worker.c:worker_spawn",
 }
 
