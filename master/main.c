@@ -240,6 +240,8 @@ master_wire_hooks(void)
 	(void)hub_on_client_gone(logs_client_gone);
 	registry_on_ready(ws_cmd_status_ready);
 	registry_on_change(ops_kick);
+	registry_on_probed(liveness_probed);
+	registry_ask_unresponsive(liveness_unresponsive);
 	notify_set_status_source(summary_line);
 }
 

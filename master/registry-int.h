@@ -65,9 +65,12 @@ void registry_remove(struct worker *);
 /* "<workers dir>/worker_<uuid><suffix>", allocated. */
 char *registry_path(const char *uuid, const char *suffix);
 void registry_set_state(struct worker *, enum worker_state);
-/* Tell the hooks (registry_on_ready, registry_on_change). */
+/* Tell the hooks (registry_on_ready, _on_change, _on_probed). */
 void registry_tell_ready(void);
 void registry_changed(const char *uuid);
+void registry_tell_probed(const char *uuid);
+/* What registry_ask_unresponsive's function says of uuid (0 without). */
+int registry_unresponsive(const char *uuid);
 
 /* registry-scan.c */
 void registry_debounce_cb(struct ev_loop *, ev_timer *, int);

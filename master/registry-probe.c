@@ -98,7 +98,7 @@ registry_probe_done(void *arg, enum probe_result r, const char *detail)
 		w->probe_again = 0;
 		registry_want_probe(w);
 	}
-	liveness_probed(w->uuid);
+	registry_tell_probed(w->uuid);
 	registry_pump();
 }
 

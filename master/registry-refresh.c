@@ -212,7 +212,7 @@ registry_list(struct worker *w, json_object *o)
 		json_object_object_add(o, "pid",
 		    w->p_pid > 0 ? json_object_new_int64(w->p_pid) : NULL);
 	/* fnwm's extension: it runs but does not answer its probe. */
-	if (liveness_unresponsive(w->uuid))
+	if (registry_unresponsive(w->uuid))
 		json_object_object_add(o, "unresponsive",
 		    json_object_new_boolean(1));
 	text = fnwm_json_str(o, &len);

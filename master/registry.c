@@ -42,6 +42,8 @@ static struct worker_list registry_cacheq =
 static ev_prepare registry_uncache;
 static void (*registry_ready_hook)(void);
 static void (*registry_change_hook)(const char *uuid);
+static void (*registry_probed_hook)(const char *uuid);
+static int (*registry_unresponsive_hook)(const char *uuid);
 
 void
 registry_on_ready(void (*fn)(void))
@@ -53,6 +55,32 @@ void
 registry_on_change(void (*fn)(const char *uuid))
 {
 	registry_change_hook = fn;
+}
+
+void
+registry_on_probed(void (*fn)(const char *uuid))
+{
+	registry_probed_hook = fn;
+}
+
+void
+registry_ask_unresponsive(int (*fn)(const char *uuid))
+{
+	registry_unresponsive_hook = fn;
+}
+
+void
+registry_tell_probed(const char *uuid)
+{
+	if (registry_probed_hook != NULL)
+		registry_probed_hook(uuid);
+}
+
+int
+registry_unresponsive(const char *uuid)
+{
+	return (registry_unresponsive_hook != NULL &&
+	    registry_unresponsive_hook(uuid));
 }
 
 void

@@ -22,6 +22,10 @@ int registry_init(struct ev_loop *, const struct fnwm_config *);
 void registry_on_ready(void (*fn)(void));
 /* Called when a worker's files, active state or runstate changed. */
 void registry_on_change(void (*fn)(const char *uuid));
+/* Called when a probe of uuid ended (its result is in the registry). */
+void registry_on_probed(void (*fn)(const char *uuid));
+/* Asked whether uuid runs without answering: its entry says so. */
+void registry_ask_unresponsive(int (*fn)(const char *uuid));
 void registry_shutdown(void);
 /* Full directory scan (start-up, inotify overflow). */
 void registry_scan_all(void);

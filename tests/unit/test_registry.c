@@ -26,7 +26,7 @@ static char tmpdir[] = "/tmp/fnwm-test-registry-XXXXXX";
 static struct fnwm_config cfg;
 static struct ev_loop *loop;
 
-/* The fakes: a probe the test answers, the hub, notify, liveness. */
+/* The fakes: a probe the test answers, the hub, notify. */
 struct probe {
 	char uuid[64], host[64];
 	int port;
@@ -38,6 +38,7 @@ static struct probe probes[8];
 static int nprobes, cancelled, notified, probed;
 static char broadcast[4096];
 static int nbroadcasts, ready_calls;
+static char unresponsive[64]; /* the worker liveness calls unresponsive */
 static char changes[16][64];
 static int nchanges;
 
@@ -77,16 +78,16 @@ notify_status(void)
 	notified++;
 }
 
-void
-liveness_probed(const char *uuid)
+static void
+on_probed(const char *uuid)
 {
 	probed++;
 }
 
-int
-liveness_unresponsive(const char *uuid)
+static int
+is_unresponsive(const char *uuid)
 {
-	return (0);
+	return (strcmp(uuid, unresponsive) == 0);
 }
 
 static void
@@ -207,6 +208,9 @@ setup(void **state)
 	loop = ev_loop_new(EVFLAG_AUTO);
 	registry_on_ready(on_ready);
 	registry_on_change(on_change);
+	registry_on_probed(on_probed);
+	registry_ask_unresponsive(is_unresponsive);
+	unresponsive[0] = '\0';
 	return (registry_init(loop, &cfg));
 }
 
@@ -287,6 +291,13 @@ test_probe_makes_active(void **state)
 	run_loop();
 	assert_string_equal(broadcast, s);
 	free(s);
+	/* Running but not answering (liveness says so): the entry tells. */
+	snprintf(unresponsive, sizeof unresponsive, "%s", UUID_A);
+	registry_refresh_now(UUID_A);
+	s = status_text();
+	assert_non_null(strstr(s, "\"unresponsive\":true"));
+	free(s);
+	unresponsive[0] = '\0';
 	/* Its process gone (the .p removed): inactive again, at once. */
 	snprintf(path, sizeof path, "%s/worker_%s.p", tmpdir, UUID_A);
 	assert_int_equal(unlink(path), 0);
