@@ -24,8 +24,6 @@ PENDING = {
     "master/monitors.c",
     "master/config.c",
     "master/main.c",
-    "cli/cli.c",
-    "cli/wsclient.c",
     "monitor/worker.c:worker_spawn",
 }
 
