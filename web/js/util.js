@@ -24,7 +24,7 @@ function fmtBytes(b) {
     b /= 1024;
     i++;
   }
-  return (i ? b.toFixed(b < 10 ? 1 : 0) : String(b)) + " " + u[i];
+  return (i ? b.toFixed(b < 10 ? 2 : b < 100 ? 1 : 0) : String(b)) + " " + u[i];
 }
 
 /** A last_exit ({code, signal}) as "exit 1", "SIGKILL", or "". */

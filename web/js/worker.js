@@ -172,7 +172,8 @@ function chartOpts(label, color, fmt) {
     axes: [{ stroke: fg, grid: { stroke: "#8884" } },
       { stroke: fg, grid: { stroke: "#8884" }, size: 70,
         values: (u, vals) => vals.map(fmt) }],
-    scales: { x: { time: true } },
+    // From zero: a climbing curve reads as one, not as noise.
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.15 : 1] } },
     legend: { live: true },
   };
 }
