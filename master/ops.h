@@ -18,7 +18,10 @@
 struct monitor;
 struct probe;
 
-/* ops.c: operations on one worker, serialised per worker */
+/*
+ * ops.c: operations on one worker, serialised per worker; each kind is a
+ * phase table of its own file (op-activate.c ... op-repair.c, see op.h)
+ */
 enum op_kind {
 	OP_NONE, /* not an operation (a command row that runs its own exec) */
 	OP_ACTIVATE,
@@ -43,8 +46,11 @@ struct op {
 	enum op_kind kind;
 	uint64_t client;
 	struct monitor *mon;
-	int phase;
-	int sub; /* the stop phase's own step */
+	struct ev_loop *loop;
+	const struct fnwm_config *cfg;
+	int phase;    /* in its kind's phase table (op.h) */
+	int stopping; /* the stopping's own phase (op-common.c) */
+	int taken;    /* contact: the monitor has taken the start */
 	ev_timer deadline;
 	int expired;       /* the deadline fired */
 	int preempted;     /* a stop or delete cancels this one */

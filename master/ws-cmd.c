@@ -33,16 +33,16 @@ static const struct ws_cmd_entry *const ws_cmd_table[] = {
 	&ws_cmd_stop_entry,
 	&ws_cmd_status_entry,
 	&ws_cmd_new_worker_entry,
-	/* ops.c: start it if needed, then hand it over (set_worker) */
+	/* op-activate.c: start it if needed, then hand it over (set_worker) */
 	WS_CMD_OP("set_active", OP_ACTIVATE),
-	/* ops.c: its stop command, then TERM, then KILL */
+	/* op-stop.c: its stop command, then TERM, then KILL */
 	WS_CMD_OP("stop_worker", OP_STOP),
-	/* ops.c: stop it and start a new process (new pid) */
+	/* op-restart.c: stop it and start a new process (new pid) */
 	WS_CMD_OP("restart_worker", OP_RESTART),
-	/* ops.c: stop it, then remove its files and data dir */
+	/* op-delete.c: stop it, then remove its files and data dir */
 	WS_CMD_OP("delete_worker", OP_DELETE),
 	/*
-	 * ops.c: recreate a deleted or broken venv from the recorded
+	 * op-repair.c: recreate a deleted or broken venv from the recorded
 	 * dependencies (fnwm's own; FuncNodes' UI never sends it)
 	 */
 	WS_CMD_OP("repair_worker", OP_REPAIR),

@@ -22,7 +22,6 @@ PENDING = {
     # the global configuration, passed instead once config.c is a table
     ("http", "master_cfg"),
     ("logs", "master_cfg"),
-    ("ops", "master_cfg"),
     ("ops-venv", "master_cfg"),
     ("probe", "master_cfg"),
     ("ws-cmd-identify", "master_cfg"),

@@ -20,7 +20,6 @@ MAX_FUNCTION = 80
 # are being split; the list only shrinks: an entry that fits fails the
 # test too.
 PENDING = {
-    "master/ops.c",
     "master/monitors.c",
     "master/config.c",
     "master/main.c",
