@@ -8,7 +8,8 @@
 // Claims:
 //  1. the page loads from the hub's port with no console error, and
 //     workers created through the WebSocket (the CLI's new_worker, the
-//     page's own New dialog) appear in its table;
+//     page's own New dialog) appear in its table; a refused one shows the
+//     manager's error;
 //  2. Start, Stop, Restart and Delete (confirmed) from the page act on the
 //     real processes and files;
 //  3. kill -9 of a worker's process shows its restart (new pid, restart
@@ -92,6 +93,20 @@ async function createAndStart(ctx) {
   check(fs.existsSync(path.join(ctx.workersDir, `worker_${b}.json`)),
     "dash-b has no JSON file");
   say("dash-b, made by the page's dialog, is listed:", b);
+
+  // A refusal is shown as the manager words it, and nothing is made.
+  const before = fs.readdirSync(ctx.workersDir).length;
+  await page.getByRole("button", { name: "New worker" }).click();
+  await page.getByLabel("Name").fill("dash-bad");
+  await page.getByLabel("In its own virtual environment").uncheck();
+  await page.getByLabel(/Dependencies/).fill("--index-url=http://evil.example/");
+  await page.getByRole("button", { name: "Create" }).click();
+  const err = await waitFor(() => page.evaluate(() =>
+    document.querySelector("#progress-list li.error")?.textContent), T(10),
+  "the manager's error on the page");
+  check(err.includes("is not a PEP 508 requirement"), `the page shows ${JSON.stringify(err)}`);
+  check(fs.readdirSync(ctx.workersDir).length === before, "a refused worker left files");
+  say("a refused new_worker: the page shows", JSON.stringify(err.slice(0, 80) + "…"));
 
   await (await rowButton(page, a, "Start")).click();
   const r = await waitRow(page, a, (x) => x.state === "running" && x.pid,
