@@ -5,6 +5,7 @@
  * as "fnwm: ...", values stored where the table says.
  */
 #include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "util.h"
@@ -92,6 +93,9 @@ cli_opts_parse(const struct cli_opt *opts, int argc, char **argv,
 			rc = -1;
 			break;
 		}
+		/* --help ends the words: the usage is all that is asked. */
+		if (o->off == offsetof(struct cli_args, help))
+			break;
 	}
 	if (rc == 0)
 		rc = optind;

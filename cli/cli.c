@@ -192,7 +192,7 @@ cli_parse_cmd(const struct cli_group *g, const struct cli_cmd *e, int argc,
 		n = argc > 1 && strcmp(argv[1], "--") == 0 ? 2 : 1;
 		a->rest = argv + n;
 		a->nrest = argc - n;
-		return (CLI_OK);
+		return (g->check != NULL ? g->check(e, a) : CLI_OK);
 	}
 	if (g->help_anywhere && cli_asks_help(argc, argv)) {
 		a->help = 1;
@@ -226,6 +226,11 @@ cli_parse(const struct cli_group *g, int argc, char **argv, struct cli_args *a,
 	int n;
 
 	a->group = g;
+	/* --help after a word that is no command still shows the usage. */
+	if (e == NULL && g->help_anywhere && cli_asks_help(argc, argv)) {
+		a->help = 1;
+		return (CLI_OK);
+	}
 	if (e == NULL) {
 		cli_err("unknown %scommand: %s", g->kind, argv[0]);
 		g->usage(stderr);

@@ -110,6 +110,8 @@ def test_version(cli):
     ["worker", "--name", "w", "logs", "--bogus"],
     ["worker", "--name", "w", "modules"],
     ["worker", "--name", "w", "modules", "install"],
+    ["worker", "py", "-c", "1"],
+    ["worker", "--all", "py"],
     ["worker", "--uuid"],
     ["startworkermanager", "--bogus"],
     ["startworkermanager", "--port", "nine"],
