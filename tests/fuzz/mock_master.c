@@ -14,6 +14,7 @@
 #include "xmalloc.h"
 #include "master.h"
 #include "mock_master.h"
+#include "sample.h"
 
 const struct fnwm_config *master_cfg;
 struct mock_counts mock_counts;
@@ -302,4 +303,46 @@ void
 shutdown_detach(const char *why)
 {
 	mock_counts.exits++;
+}
+
+/* sample.c: the watchers are the one fuzzed client; no /proc is read. */
+static uint64_t mock_watcher;
+
+int
+sample_watch(uint64_t client)
+{
+	if (client == 0)
+		abort();
+	mock_watcher = client;
+	mock_counts.logs++;
+	return (0);
+}
+
+void
+sample_unwatch(uint64_t client)
+{
+	if (client == 0)
+		abort();
+	if (client == mock_watcher)
+		mock_watcher = 0;
+}
+
+json_object *
+sample_stats_json(void)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "type",
+	    json_object_new_string("worker_stats"));
+	json_object_object_add(o, "workers", json_object_new_object());
+	return (o);
+}
+
+json_object *
+sample_history_json(const char *uuid)
+{
+	mock_check_uuid(uuid);
+	if (mock_index(uuid) < 0)
+		abort();
+	return (json_object_new_array());
 }
