@@ -430,12 +430,21 @@ worker_now(void)
 static void
 worker_announce(struct mon *m)
 {
-	/* The master first: the files may cost an fsync each. */
-	report_state(m);
-	if (m->state == FNWM_WS_DOWN || m->state == FNWM_WS_BACKOFF ||
-	    m->state == FNWM_WS_FAILED)
+	int settled = m->state == FNWM_WS_DOWN || m->state == FNWM_WS_FAILED;
+
+	/*
+	 * On the way to a restart the master hears first: the files may cost
+	 * an fsync each. A worker that stays down has its files written
+	 * first, so whoever hears "down" or "failed" finds the exit that
+	 * ended it in .status.
+	 */
+	if (!settled)
+		report_state(m);
+	if (settled || m->state == FNWM_WS_BACKOFF)
 		files_final_runstate(m);
 	files_write_status(m);
+	if (settled)
+		report_state(m);
 	/* A worker that ends while no master is there: nothing left to do. */
 	mon_maybe_leave(m);
 }
