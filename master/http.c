@@ -311,10 +311,18 @@ http_metrics(size_t *len)
 	return (b.s);
 }
 
+static const struct fnwm_config *http_cfg;
+
+void
+http_init(const struct fnwm_config *cfg)
+{
+	http_cfg = cfg;
+}
+
 static char *
 http_healthz(unsigned *status, size_t *len)
 {
-	int writable = access(master_cfg->workers_dir, W_OK) == 0;
+	int writable = access(http_cfg->workers_dir, W_OK) == 0;
 	char *s;
 
 	*status = writable ? HTTP_STATUS_OK : HTTP_STATUS_SERVICE_UNAVAILABLE;

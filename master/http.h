@@ -8,6 +8,8 @@
 struct lws;
 
 /* http.c: /healthz, /metrics and / (web.c) */
+/* The configuration the pages read (the workers dir). */
+void http_init(const struct fnwm_config *);
 /* Answers path; 1 when it is not one of ours, -1 to close. */
 int http_handle(struct lws *, const char *path);
 /* An extra response header: name with its colon, value. */

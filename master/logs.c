@@ -39,6 +39,7 @@ struct follower {
 static TAILQ_HEAD(, follower) logs_list = TAILQ_HEAD_INITIALIZER(logs_list);
 static size_t logs_count;
 static struct ev_loop *logs_loop;
+static const struct fnwm_config *logs_cfg;
 static int logs_fd = -1;
 static ev_io logs_io;
 static ev_timer logs_round;
@@ -46,7 +47,7 @@ static ev_timer logs_round;
 static char *
 logs_path(const char *uuid)
 {
-	char *dir = launch_data_dir(master_cfg, uuid, registry_entry(uuid));
+	char *dir = launch_data_dir(logs_cfg, uuid, registry_entry(uuid));
 	char *path = xasprintf("%s/worker.log", dir);
 
 	free(dir);
@@ -60,10 +61,10 @@ logs_path(const char *uuid)
 static int
 logs_open(const char *uuid, int flags)
 {
-	char *dir = launch_data_dir(master_cfg, uuid, registry_entry(uuid));
+	char *dir = launch_data_dir(logs_cfg, uuid, registry_entry(uuid));
 	int dfd, fd, confined, saved;
 
-	dfd = paths_open_data_dir(master_cfg, dir, &confined);
+	dfd = paths_open_data_dir(logs_cfg, dir, &confined);
 	free(dir);
 	if (dfd == -1)
 		return (-1);
@@ -458,9 +459,10 @@ logs_client_gone(uint64_t client)
 }
 
 void
-logs_init(struct ev_loop *loop)
+logs_init(struct ev_loop *loop, const struct fnwm_config *cfg)
 {
 	logs_loop = loop;
+	logs_cfg = cfg;
 	logs_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (logs_fd == -1) {
 		log_warn("inotify (no log following)");

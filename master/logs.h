@@ -13,7 +13,7 @@
 struct ws_client;
 
 /* logs.c */
-void logs_init(struct ev_loop *);
+void logs_init(struct ev_loop *, const struct fnwm_config *);
 void logs_shutdown(void);
 /* Sends the last lines, and follows when asked; -1 with a cause. */
 int logs_request(struct ws_client *, const char *uuid, int lines, int follow,

@@ -29,8 +29,6 @@
 #define DRAIN_TICK     0.05
 #define DRAIN_DEADLINE 2.0 /* s to let clients receive their close frame */
 
-const struct fnwm_config *master_cfg;
-
 static struct fnwm_config cfg;
 static struct ev_loop *loop;
 static ev_signal sig_term, sig_int, sig_hup, sig_usr2;
@@ -328,7 +326,6 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	}
 	if (args->port == -1)
 		cfg.port = 0;
-	master_cfg = &cfg;
 	master_args = *args;
 	master_apply_log_level();
 	if (lock_manager(cfg.config_dir, &lockfd, &takeover, &cause) == -1) {
@@ -376,7 +373,10 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	monitors_init(loop, &cfg);
 	ops_init(loop, &cfg);
 	liveness_init(loop, &cfg);
-	logs_init(loop);
+	logs_init(loop, &cfg);
+	probe_init(&cfg);
+	http_init(&cfg);
+	ws_cmd_init(&cfg);
 	notify_init(loop);
 	if (watch_start(loop, &cfg, &cause) == -1) {
 		log_warnx("%s", cause);

@@ -48,6 +48,13 @@ venv_add_step(struct op *op, const char *label, double progress,
  */
 static TAILQ_HEAD(, op) venv_queue = TAILQ_HEAD_INITIALIZER(venv_queue);
 static int venv_running;
+static const struct fnwm_config *venv_cfg;
+
+void
+venv_init(const struct fnwm_config *cfg)
+{
+	venv_cfg = cfg;
+}
 
 int
 venv_steps_running(void)
@@ -66,7 +73,7 @@ venv_acquire(struct op *op)
 
 	if (op->step_slot)
 		return (1);
-	if (venv_running < master_cfg->max_parallel_steps &&
+	if (venv_running < venv_cfg->max_parallel_steps &&
 	    (TAILQ_EMPTY(&venv_queue) || TAILQ_FIRST(&venv_queue) == op)) {
 		if (op->step_queued) {
 			TAILQ_REMOVE(&venv_queue, op, stepq);
@@ -74,7 +81,7 @@ venv_acquire(struct op *op)
 		}
 		op->step_slot = 1;
 		venv_running++;
-		if (venv_running < master_cfg->max_parallel_steps &&
+		if (venv_running < venv_cfg->max_parallel_steps &&
 		    !TAILQ_EMPTY(&venv_queue))
 			ops_kick(TAILQ_FIRST(&venv_queue)->mon->uuid);
 		return (1);
@@ -109,7 +116,7 @@ venv_release(struct op *op)
 		venv_running--;
 	}
 	/* The next in line takes a free slot on its kick. */
-	if (venv_running < master_cfg->max_parallel_steps &&
+	if (venv_running < venv_cfg->max_parallel_steps &&
 	    (next = TAILQ_FIRST(&venv_queue)) != NULL)
 		ops_kick(next->mon->uuid);
 }
@@ -148,14 +155,14 @@ venv_dir(json_object *entry)
 	p = json_object_get_string(v);
 	if (p[0] == '/')
 		return (xstrdup(p));
-	return (xasprintf("%s/%s", master_cfg->workers_dir, p));
+	return (xasprintf("%s/%s", venv_cfg->workers_dir, p));
 }
 
 /* A PEP 508 requirement (see pep508.c); never an option. */
 static int
 venv_spec_ok(const char *s)
 {
-	return (pep508_valid(s, master_cfg->allow_direct_references));
+	return (pep508_valid(s, venv_cfg->allow_direct_references));
 }
 
 /* The steps that install or upgrade one package in the venv. */
@@ -166,12 +173,12 @@ venv_plan_package(struct op *op, const char *datadir, const char *venv,
 	char *py = xasprintf("%s/bin/python", venv);
 	char *failure = xasprintf("%s failed", label);
 
-	if (master_cfg->uv != NULL) {
+	if (venv_cfg->uv != NULL) {
 		/* "--": no requirement is ever read as an option. */
-		const char *add[] = { master_cfg->uv, "add", "--", spec, NULL };
+		const char *add[] = { venv_cfg->uv, "add", "--", spec, NULL };
 		char *up = xasprintf("--upgrade-package=%s", pkg);
-		const char *lock[] = { master_cfg->uv, "lock", up, NULL };
-		const char *sync[] = { master_cfg->uv, "sync", NULL };
+		const char *lock[] = { venv_cfg->uv, "lock", up, NULL };
+		const char *sync[] = { venv_cfg->uv, "sync", NULL };
 
 		venv_add_step(op, label, progress, 1, failure, datadir, add);
 		venv_add_step(op, NULL, progress, 1, failure, datadir, lock);
@@ -195,13 +202,13 @@ venv_plan_create(struct op *op, const char *datadir, int broadcast)
 	char *py = xasprintf("%s/bin/python", venv);
 
 	op->broadcast = broadcast;
-	if (master_cfg->uv != NULL) {
-		const char *init[] = { master_cfg->uv, "init", "--no-workspace",
+	if (venv_cfg->uv != NULL) {
+		const char *init[] = { venv_cfg->uv, "init", "--no-workspace",
 			"--no-pin-python", "--no-readme", "--python",
-			master_cfg->uv_python, "--description",
+			venv_cfg->uv_python, "--description",
 			"A Funcnodes worker environment", NULL };
-		const char *mk[] = { master_cfg->uv, "venv", "--python",
-			master_cfg->uv_python, NULL };
+		const char *mk[] = { venv_cfg->uv, "venv", "--python",
+			venv_cfg->uv_python, NULL };
 
 		if (access(pyproject, F_OK) == -1)
 			venv_add_step(op, "Making virtual environment.", 0.1, 0,
@@ -212,11 +219,11 @@ venv_plan_create(struct op *op, const char *datadir, int broadcast)
 		        : "Making virtual environment.",
 		    0.1, 0, NULL, datadir, mk);
 		{
-			const char *add[] = { master_cfg->uv, "add", "--",
+			const char *add[] = { venv_cfg->uv, "add", "--",
 				"funcnodes", NULL };
-			const char *lock[] = { master_cfg->uv, "lock",
+			const char *lock[] = { venv_cfg->uv, "lock",
 				"--upgrade-package", "funcnodes", NULL };
-			const char *sync[] = { master_cfg->uv, "sync", NULL };
+			const char *sync[] = { venv_cfg->uv, "sync", NULL };
 
 			venv_add_step(op, "Adding funcnodes", 0.5, 0, NULL,
 			    datadir, add);
@@ -224,8 +231,8 @@ venv_plan_create(struct op *op, const char *datadir, int broadcast)
 			venv_add_step(op, NULL, 0.5, 0, NULL, datadir, sync);
 		}
 	} else {
-		const char *mk[] = { master_cfg->venv_python, "-m", "venv",
-			venv, NULL };
+		const char *mk[] = { venv_cfg->venv_python, "-m", "venv", venv,
+			NULL };
 		const char *pip[] = { py, "-m", "pip", "install", "--upgrade",
 			"--", "funcnodes", NULL };
 
@@ -359,10 +366,10 @@ venv_plan_repair(struct op *op, json_object *entry, const char *datadir)
 		return;
 	venv_add_step(op, "Removing the broken virtual environment.", 0.2, 0,
 	    NULL, datadir, rm);
-	if (master_cfg->uv != NULL) {
-		const char *mk[] = { master_cfg->uv, "venv", "--python",
-			master_cfg->uv_python, venv, NULL };
-		const char *sync[] = { master_cfg->uv, "sync", NULL };
+	if (venv_cfg->uv != NULL) {
+		const char *mk[] = { venv_cfg->uv, "venv", "--python",
+			venv_cfg->uv_python, venv, NULL };
+		const char *sync[] = { venv_cfg->uv, "sync", NULL };
 
 		venv_add_step(op, "Making virtual environment.", 0.4, 0, NULL,
 		    datadir, mk);
@@ -370,8 +377,8 @@ venv_plan_repair(struct op *op, json_object *entry, const char *datadir)
 		    0, NULL, datadir, sync);
 	} else {
 		char *py = xasprintf("%s/bin/python", venv);
-		const char *mk[] = { master_cfg->venv_python, "-m", "venv",
-			venv, NULL };
+		const char *mk[] = { venv_cfg->venv_python, "-m", "venv", venv,
+			NULL };
 		const char *pip[] = { py, "-m", "pip", "install", "--upgrade",
 			"--", "funcnodes", NULL };
 
@@ -418,7 +425,7 @@ venv_send_step(struct op *op, struct op_step *s)
 
 	memset(&c, 0, sizeof c);
 	c.id = ++op->mon->step_seq;
-	c.timeout_ms = (uint32_t)(master_cfg->step_timeout * 1000);
+	c.timeout_ms = (uint32_t)(venv_cfg->step_timeout * 1000);
 	len = fnwm_msg_step_encode(buf, sizeof buf, &c, s->cwd,
 	    (const char *const *)s->argv, s->argc, env,
 	    (int)(sizeof env / sizeof *env));

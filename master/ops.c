@@ -278,5 +278,6 @@ ops_init(struct ev_loop *loop, const struct fnwm_config *cfg)
 {
 	ops_loop = loop;
 	ops_cfg = cfg;
+	venv_init(cfg);
 	ev_timer_init(&ops_kick_timer, ops_kick_cb, 0, 0);
 }

@@ -100,6 +100,8 @@ void ops_submit_create(const char *uuid, uint64_t client, json_object *json,
     int made_dir);
 
 /* ops-venv.c: the steps of venvs and upgrades */
+/* The configuration the steps follow (uv, pythons, limits); by ops_init. */
+void venv_init(const struct fnwm_config *);
 /* Adds a step; argv is NULL-terminated and copied. */
 void
 venv_add_step(struct op *, const char *label, double progress, int best_effort,

@@ -41,6 +41,7 @@ struct probe {
 
 static void probe_timer_cb(struct ev_loop *, ev_timer *, int);
 
+static const struct fnwm_config *probe_cfg;
 static uint64_t probe_refused_names;
 static struct log_rate probe_name_rate;
 
@@ -319,6 +320,12 @@ probe_lws_callback(struct lws *wsi, int reason, void *user, void *in,
 	return (0);
 }
 
+void
+probe_init(const struct fnwm_config *cfg)
+{
+	probe_cfg = cfg;
+}
+
 struct probe *
 probe_start(struct ev_loop *loop, const char *host, int port, const char *uuid,
     double connect_s, double reply_s, probe_cb *cb, void *arg)
@@ -347,7 +354,7 @@ probe_start(struct ev_loop *loop, const char *host, int port, const char *uuid,
 	cci.host = p->hostport;
 	cci.local_protocol_name = "fnwm-probe";
 	/* FuncNodes' worker_manager.ssl: workers are reached over wss://. */
-	if (master_cfg != NULL && master_cfg->worker_ssl)
+	if (probe_cfg != NULL && probe_cfg->worker_ssl)
 		cci.ssl_connection = LCCSCF_USE_SSL;
 	cci.ietf_version_or_minus_one = -1;
 	cci.opaque_user_data = p;

@@ -21,6 +21,8 @@ enum probe_result {
 };
 typedef void probe_cb(void *arg, enum probe_result, const char *detail);
 struct probe;
+/* The configuration probes follow (worker_manager.ssl: wss://). */
+void probe_init(const struct fnwm_config *);
 /* Starts a probe; cb is called exactly once, never from inside this call. */
 struct probe *probe_start(struct ev_loop *, const char *host, int port,
     const char *uuid, double connect_s, double reply_s, probe_cb *, void *arg);

@@ -15,7 +15,4 @@ void shutdown_begin(const char *why);
 void shutdown_detach(const char *why);
 int shutdown_in_progress(void);
 
-/* main.c */
-extern const struct fnwm_config *master_cfg;
-
 #endif

@@ -13,7 +13,7 @@ ws_cmd_identify_exec(struct ws_client *c, json_object *msg)
 	json_object_object_add(o, "class",
 	    json_object_new_string("WorkerManager"));
 	json_object_object_add(o, "py",
-	    json_object_new_string(master_cfg->python));
+	    json_object_new_string(ws_cmd_config()->python));
 	json_object_object_add(o, "implementation",
 	    json_object_new_string("fnwm"));
 	json_object_object_add(o, "version",

@@ -117,8 +117,8 @@ nw_copy_nodespace(const char *ref, const char *dir, char **err)
 	size_t len;
 	int sfd, dfd = -1, confined, rc = -1;
 
-	src = launch_data_dir(master_cfg, ref, registry_entry(ref));
-	sfd = paths_open_data_dir(master_cfg, src, &confined);
+	src = launch_data_dir(ws_cmd_config(), ref, registry_entry(ref));
+	sfd = paths_open_data_dir(ws_cmd_config(), src, &confined);
 	if (sfd == -1 ||
 	    fnwm_read_file_at(sfd, "nodespace.json", 256 * 1024 * 1024, &buf,
 	        &len) == -1) {
@@ -138,7 +138,8 @@ nw_copy_nodespace(const char *ref, const char *dir, char **err)
 	json_object_object_del(ns, "meta");
 	s = json_object_to_json_string_ext(ns,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if ((dfd = paths_open_data_dir(master_cfg, dir, &confined)) == -1 ||
+	if ((dfd = paths_open_data_dir(ws_cmd_config(), dir, &confined)) ==
+	        -1 ||
 	    fnwm_atomic_write_at(dfd, "nodespace.json", s, strlen(s), 0600) ==
 	        -1)
 		*err = xasprintf("new_worker: write %s/nodespace.json: %s", dir,
@@ -201,7 +202,8 @@ nw_check_deps(json_object *deps, char **err)
 		    ? xstrdup(json_object_get_string(pkg))
 		    : xasprintf("%s%s%s", json_object_get_string(pkg),
 		          isdigit((unsigned char)v[0]) ? "==" : "", v);
-		ok = pep508_valid(spec, master_cfg->allow_direct_references);
+		ok = pep508_valid(spec,
+		    ws_cmd_config()->allow_direct_references);
 		free(spec);
 		if (!ok) {
 			*err =
@@ -244,7 +246,8 @@ nw_take_kwarg(json_object *o, const char *key, json_object *val, char **err)
 	if (strcmp(key, "data_path") == 0 &&
 	    json_object_is_type(val, json_type_string) &&
 	    json_object_get_string_len(val) > 0 &&
-	    paths_check_client(master_cfg, json_object_get_string(val)) == -1) {
+	    paths_check_client(ws_cmd_config(), json_object_get_string(val)) ==
+	        -1) {
 		*err = xstrdup("new_worker: data_path must lie beneath the "
 		               "workers dir or a directory of "
 		               "fnwm.allowed_data_roots (no \"..\")");
@@ -318,8 +321,8 @@ nw_parse(json_object *kw, struct nw_args *a, char *uuid, size_t uuidsz,
 	    nw_get_string(kw, "uuid", &a->want, err) == -1 ||
 	    nw_get_string(kw, "workertype", &a->wtype, err) == -1 ||
 	    nw_get_string(kw, "reference", &a->ref, err) == -1 ||
-	    nw_get_bool(kw, "in_venv", master_cfg->in_venv_default, &a->in_venv,
-	        err) == -1 ||
+	    nw_get_bool(kw, "in_venv", ws_cmd_config()->in_venv_default,
+	        &a->in_venv, err) == -1 ||
 	    nw_get_bool(kw, "copyLib", 0, &a->copylib, err) == -1 ||
 	    nw_get_bool(kw, "copyNS", 0, &a->copyns, err) == -1)
 		return (-1);
@@ -398,7 +401,7 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 
 	if (nw_parse(kw, &a, uuid, uuidsz, err) == -1)
 		return (-1);
-	if (registry_count() >= master_cfg->max_workers) {
+	if (registry_count() >= ws_cmd_config()->max_workers) {
 		limits_hit(LIMIT_MAX_WORKERS, "new_worker refused: %zu workers",
 		    registry_count());
 		*err = xasprintf("new_worker: there are %zu workers already, "
@@ -406,16 +409,17 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 		    registry_count());
 		return (-1);
 	}
-	path = xasprintf("%s/worker_%s.json", master_cfg->workers_dir, uuid);
+	path =
+	    xasprintf("%s/worker_%s.json", ws_cmd_config()->workers_dir, uuid);
 	if (lstat(path, &st) == 0) {
 		*err = xasprintf("new_worker: worker %s already exists", uuid);
 		goto out;
 	}
 	if ((o = nw_build(kw, uuid, a.name, a.wtype, err)) == NULL)
 		goto out;
-	dir = launch_data_dir(master_cfg, uuid, o);
+	dir = launch_data_dir(ws_cmd_config(), uuid, o);
 	/* Beneath its root, through fds: no symlink on the way. */
-	if (paths_make_data_dir(master_cfg, dir) == 0)
+	if (paths_make_data_dir(ws_cmd_config(), dir) == 0)
 		made_dir = 1;
 	else if (errno != EEXIST) {
 		*err =
@@ -443,7 +447,7 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 	rc = 0;
 out:
 	if (rc == -1 && made_dir)
-		(void)paths_remove_new_dir(master_cfg, dir);
+		(void)paths_remove_new_dir(ws_cmd_config(), dir);
 	json_object_put(o);
 	free(path);
 	free(dir);
@@ -469,13 +473,13 @@ ws_cmd_new_worker_exec(struct ws_client *c, json_object *msg)
 		size_t n = strlen(json_object_to_json_string_ext(kw,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 
-		if (n > master_cfg->max_kwargs_bytes) {
+		if (n > ws_cmd_config()->max_kwargs_bytes) {
 			limits_hit(LIMIT_KWARGS_BYTES,
 			    "new_worker refused: kwargs of %zu bytes", n);
 			hub_error(c,
 			    "new_worker: kwargs are %zu bytes, more than "
 			    "the %zu allowed (fnwm.max_kwargs_bytes)",
-			    n, master_cfg->max_kwargs_bytes);
+			    n, ws_cmd_config()->max_kwargs_bytes);
 			hub_broadcast_progress(c->id, "", 1.0, 0);
 			return;
 		}

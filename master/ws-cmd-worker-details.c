@@ -21,7 +21,7 @@ details_supervision(json_object *o, const char *uuid, json_object *entry)
 	int autostart;
 	char *cause = NULL;
 
-	if (launch_supervision(master_cfg, entry, &liveness, &autostart,
+	if (launch_supervision(ws_cmd_config(), entry, &liveness, &autostart,
 	        &cause) == -1) {
 		json_object_object_add(o, "config_error",
 		    json_object_new_string(cause));

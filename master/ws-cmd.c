@@ -54,6 +54,20 @@ static const struct ws_cmd_entry *const ws_cmd_table[] = {
 	NULL,
 };
 
+static const struct fnwm_config *ws_cmd_cfg;
+
+void
+ws_cmd_init(const struct fnwm_config *cfg)
+{
+	ws_cmd_cfg = cfg;
+}
+
+const struct fnwm_config *
+ws_cmd_config(void)
+{
+	return (ws_cmd_cfg);
+}
+
 const char *
 ws_cmd_workerid(struct ws_client *c, json_object *msg)
 {

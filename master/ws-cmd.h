@@ -28,6 +28,9 @@ struct ws_cmd_entry {
 	enum op_kind op;
 	void (*exec)(struct ws_client *, json_object *msg);
 };
+/* The configuration the commands read; set once, before the first. */
+void ws_cmd_init(const struct fnwm_config *);
+const struct fnwm_config *ws_cmd_config(void);
 /* Handles one complete inbound text message (the hub's handler). */
 void ws_cmd_dispatch(struct ws_client *, const char *text, size_t len);
 /* The replies' former names, until every caller says hub_*. */

@@ -19,14 +19,6 @@ DOC = os.path.join(REPO, "docs", "architecture.md")
 # the object and the symbol. The list only shrinks: an entry that is no
 # longer needed fails the test too.
 PENDING = {
-    # the global configuration, passed instead once config.c is a table
-    ("http", "master_cfg"),
-    ("logs", "master_cfg"),
-    ("ops-venv", "master_cfg"),
-    ("probe", "master_cfg"),
-    ("ws-cmd-identify", "master_cfg"),
-    ("ws-cmd-new-worker", "master_cfg"),
-    ("ws-cmd-worker-details", "master_cfg"),
     # monitors.c tells the operations of its news directly
     ("monitors", "ops_kick"),
 }

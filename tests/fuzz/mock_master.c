@@ -16,7 +16,6 @@
 #include "mock_master.h"
 #include "sample.h"
 
-const struct fnwm_config *master_cfg;
 struct mock_counts mock_counts;
 
 static struct ws_clients mock_clients = TAILQ_HEAD_INITIALIZER(mock_clients);
@@ -37,7 +36,7 @@ mock_init(const struct fnwm_config *cfg, struct ws_client *c)
 {
 	size_t i;
 
-	master_cfg = cfg;
+	ws_cmd_init(cfg);
 	TAILQ_INSERT_TAIL(&mock_clients, c, entry);
 	for (i = 0; i < 2; i++) {
 		mock_entries[i] = json_object_new_object();

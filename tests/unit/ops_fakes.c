@@ -15,7 +15,6 @@
 #include "ops_fakes.h"
 
 struct fake fake;
-const struct fnwm_config *master_cfg = &fake.cfg;
 static struct monitor_list fake_monitors;
 static char fake_venv_python[] = "python3", fake_uv_python[] = "3.11";
 static char fake_uuid[] = FAKE_UUID;
