@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "defaults.h"
 #include "log.h"
 #include "msg.h"
 #include "xmalloc.h"
@@ -280,14 +281,14 @@ launch_encode(const struct fnwm_config *cfg, const char *uuid,
 	int argc = 0, rc = -1, autostart;
 
 	memset(&c, 0, sizeof c);
-	c.restart = FNWM_RESTART_ON_FAILURE;
-	c.healthy_ms = 10000;
-	c.backoff_initial_ms = 500;
-	c.backoff_max_ms = 60000;
-	c.giveup_count = 5;
-	c.giveup_window_ms = 60000;
-	c.log_max_bytes = 10 * 1024 * 1024;
-	c.log_keep = 3;
+	c.restart = FNWM_DEFAULT_RESTART;
+	c.healthy_ms = FNWM_DEFAULT_HEALTHY_MS;
+	c.backoff_initial_ms = FNWM_DEFAULT_BACKOFF_INITIAL_MS;
+	c.backoff_max_ms = FNWM_DEFAULT_BACKOFF_MAX_MS;
+	c.giveup_count = FNWM_DEFAULT_GIVEUP_COUNT;
+	c.giveup_window_ms = FNWM_DEFAULT_GIVEUP_WINDOW_MS;
+	c.log_max_bytes = FNWM_DEFAULT_LOG_MAX_BYTES;
+	c.log_keep = FNWM_DEFAULT_LOG_KEEP;
 	if (launch_policy_from(cfg->restart_defaults, &c, cause) == -1)
 		return (-1);
 	if (entry != NULL)

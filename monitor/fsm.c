@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "defaults.h"
 #include "log.h"
 #include "msg.h"
 #include "monitor.h"
@@ -375,8 +376,8 @@ fsm_init(struct mon *m, const struct mon_ops *ops)
 	m->state = FNWM_WS_DOWN;
 	m->last_exit = FNWM_EXIT_NONE;
 	fnwm_status_init(&m->record);
-	m->stop.term_after_ms = 10000;
-	m->stop.kill_after_ms = 5000;
+	m->stop.term_after_ms = FNWM_DEFAULT_STOP_TIMEOUT_MS;
+	m->stop.kill_after_ms = FNWM_DEFAULT_KILL_TIMEOUT_MS;
 	policy_defaults(&m->pcfg);
 	policy_reset(&m->pcfg, &m->pst);
 }

@@ -7,18 +7,19 @@
  */
 #include <string.h>
 
+#include "defaults.h"
 #include "proto.h"
 #include "policy.h"
 
 void
 policy_defaults(struct policy_cfg *c)
 {
-	c->mode = FNWM_RESTART_ON_FAILURE;
-	c->healthy_ms = 10000;
-	c->backoff_initial_ms = 500;
-	c->backoff_max_ms = 60000;
-	c->giveup_count = 5;
-	c->giveup_window_ms = 60000;
+	c->mode = FNWM_DEFAULT_RESTART;
+	c->healthy_ms = FNWM_DEFAULT_HEALTHY_MS;
+	c->backoff_initial_ms = FNWM_DEFAULT_BACKOFF_INITIAL_MS;
+	c->backoff_max_ms = FNWM_DEFAULT_BACKOFF_MAX_MS;
+	c->giveup_count = FNWM_DEFAULT_GIVEUP_COUNT;
+	c->giveup_window_ms = FNWM_DEFAULT_GIVEUP_WINDOW_MS;
 }
 
 void
