@@ -9,7 +9,7 @@
 
 #define FNWM_VERSION "0.1.0"
 
-/* config.c */
+/* config.c, config-keys.c */
 struct fnwm_config {
 	char *base_dir;   /* --dir > FUNCNODES_CONFIG_DIR > ~/.funcnodes */
 	char *config_dir; /* base_dir, or its custom_config_dir */
@@ -36,6 +36,7 @@ struct fnwm_config {
 	char *monitor_path;      /* fnwm-monitor, when not found by itself */
 	json_object *restart_defaults; /* config.json fnwm.restart_policy */
 	char *uv;                      /* uv on PATH, or NULL: pip is used */
+	int use_uv;                    /* fnwm.use_uv: uv when on PATH */
 	char *venv_python;             /* creates venvs (python -m venv) */
 	char *uv_python;               /* uv venv --python (default 3.11) */
 	double step_timeout;           /* a preparation step's time limit, s */
@@ -60,21 +61,81 @@ struct fnwm_config {
 	int max_parallel_steps;      /* venv/pip steps at once, all workers */
 };
 
+/* The command line of startworkermanager; NULL or 0 when not given. */
 struct fnwm_args {
 	const char *dir, *host, *python;
-	int port; /* 0 = not given */
+	int port; /* 0 = not given, -1 = any free port */
 	int debug;
-	const char **origins;
+	const char **origins; /* --allow-origin, NULL-terminated */
 	size_t n_origins;
 };
 
+/* config-keys.c: one row per configuration key */
+enum config_type {
+	CFG_BOOL,    /* int: true or false */
+	CFG_INT,     /* int within [min, max] */
+	CFG_SIZE,    /* size_t within [min, max] */
+	CFG_SECONDS, /* double within [min, max] */
+	CFG_STRING,  /* char * */
+	CFG_PROGRAM, /* char *: a program, looked up on PATH */
+	CFG_PATH,    /* char *: absolute, or relative to the config dir */
+	CFG_LEVEL,   /* int: "debug", "info" or "warning"; -1 when unset */
+	CFG_OBJECT,  /* json_object *, checked where it is used */
+	CFG_LIST,    /* char ** (NULL-terminated), its size_t count at aux */
+};
+
+struct config_key {
+	const char *section; /* "worker_manager" or "fnwm" */
+	const char *key;     /* may name a member of an object: "tls.cert" */
+	enum config_type type;
+	size_t off; /* of the value in struct fnwm_config */
+	/*
+	 * CFG_LIST: offset of the count; CFG_PATH with a default: offset of
+	 * the int that says the default is in use; else 0.
+	 */
+	size_t aux;
+	double min, max; /* numbers */
+	double def;      /* numbers, booleans, CFG_LEVEL */
+	const char
+	    *sdef; /* strings and programs; CFG_PATH: in the config dir */
+	const char
+	    *shown;       /* the default as README.md shows it, when computed */
+	const char *what; /* CFG_LIST: what an element must be */
+	/* CFG_LIST: 0 and an allocated (normalised) copy, or -1. */
+	int (*element)(const char *, char **);
+	const char *flag; /* the command-line option that overrides it */
+	size_t arg;       /* where that option is in struct fnwm_args */
+	const char *env;  /* the environment variable that overrides it */
+	int reload;       /* SIGHUP applies a new value */
+	const char *doc;
+};
+extern const struct config_key config_keys[];
+extern const size_t config_nkeys;
+/* The row of README.md's configuration table for k (allocated). */
+char *config_doc_row(const struct config_key *k);
+/* The table's first two lines (static). */
+const char *config_doc_header(void);
+
+/* config-dir.c */
 /*
- * Re-reads the configuration into cfg, changing only what can change
- * while running (timeouts, limits, policy defaults, origins, log level);
- * 0, or -1 with a cause and cfg untouched.
+ * Resolves the config dir into cfg (base_dir, config_dir) and reads its
+ * config.json into *root (NULL when there is none); 0 or -1 + cause.
+ */
+int config_dirs(struct fnwm_config *, const struct fnwm_args *,
+    json_object **root, char **cause);
+/* name on PATH: an allocated absolute path, or a copy of name. */
+char *config_which(const char *name);
+
+/* config.c */
+/*
+ * Re-reads the configuration into cfg, changing only the keys marked
+ * reloadable; 0, or -1 with a cause and cfg untouched.
  */
 int config_reload(struct fnwm_config *, const struct fnwm_args *, char **cause);
-/* Fills cfg from args, the environment and config.json; 0 or -1 + cause. */
+/*
+ * Fills cfg from the command line, the environment and config.json, in
+ * this order of precedence (lists add up); 0 or -1 + cause.
+ */
 int config_load(struct fnwm_config *, const struct fnwm_args *, char **cause);
 void config_free(struct fnwm_config *);
 

@@ -296,8 +296,9 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 			break;
 		case 'o':
 			args->origins = xreallocarray(args->origins,
-			    args->n_origins + 1, sizeof *args->origins);
+			    args->n_origins + 2, sizeof *args->origins);
 			args->origins[args->n_origins++] = optarg;
+			args->origins[args->n_origins] = NULL;
 			break;
 		case 'D':
 			args->debug = 1;
