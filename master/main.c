@@ -257,8 +257,9 @@ signal_cb(struct ev_loop *l, ev_signal *w, int revents)
 	shutdown_begin(w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* startworkermanager's options into args; -1, or the exit status. */
 static int
-cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
+serve_options(int argc, char **argv, struct fnwm_args *args)
 {
 	static const struct option opts[] = {
 		{ "host", required_argument, NULL, 'H' },
@@ -270,9 +271,8 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *cause = NULL;
 	long long v;
-	int ch, lockfd = -1, takeover = 0;
+	int ch;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -316,52 +316,52 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 		    argv[optind]);
 		return (EXIT_USAGE);
 	}
-	fnwm_log_init("fnwm", args->debug ? FNWM_LOG_DEBUG : FNWM_LOG_INFO);
-	json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
+	return (-1);
+}
+
+/* Logs cause (freed) and gives back status, for the start-up failures. */
+static int
+serve_fail(char *cause, int status)
+{
+	log_warnx("%s", cause);
+	free(cause);
+	return (status);
+}
+
+/*
+ * What comes before the loop: the configuration, the lock on the config
+ * dir, the tokens, the workers dir; 0, or the exit status (cfg freed).
+ */
+static int
+serve_prepare(const struct fnwm_args *args, int *lockfd, int *takeover)
+{
+	char *cause = NULL;
+	int rc = 0;
 
 	if (config_load(&cfg, args, &cause) == -1) {
-		log_warnx("%s", cause);
-		free(cause);
 		config_free(&cfg);
-		return (EXIT_PERMANENT);
+		return (serve_fail(cause, EXIT_PERMANENT));
 	}
-	if (args->port == -1)
-		cfg.port = 0;
-	master_args = *args;
 	master_apply_log_level();
-	if (lock_manager(cfg.config_dir, &lockfd, &takeover, &cause) == -1) {
-		log_warnx("%s", cause);
-		free(cause);
-		config_free(&cfg);
-		return (EXIT_PERMANENT);
-	}
-	if (access_init(&cfg, &cause) == -1) {
-		log_warnx("%s", cause);
-		free(cause);
-		unlock_manager(cfg.config_dir, lockfd);
-		config_free(&cfg);
-		return (EXIT_PERMANENT);
-	}
-	if (fnwm_mkdirs(cfg.workers_dir, 0700) == -1) {
+	if (lock_manager(cfg.config_dir, lockfd, takeover, &cause) == -1)
+		rc = serve_fail(cause, EXIT_PERMANENT);
+	else if (access_init(&cfg, &cause) == -1)
+		rc = serve_fail(cause, EXIT_PERMANENT);
+	else if (fnwm_mkdirs(cfg.workers_dir, 0700) == -1) {
 		log_warn("cannot create %s", cfg.workers_dir);
-		unlock_manager(cfg.config_dir, lockfd);
-		config_free(&cfg);
-		return (EXIT_TEMPORARY);
+		rc = EXIT_TEMPORARY;
 	}
+	if (rc != 0) {
+		if (*lockfd != -1)
+			unlock_manager(cfg.config_dir, *lockfd);
+		config_free(&cfg);
+	}
+	return (rc);
+}
 
-	loop = ev_default_loop(EVFLAG_AUTO);
-	if (loop == NULL)
-		fatalx("cannot create the event loop");
-	master_wire_hooks();
-	if (hub_start(loop, &cfg, takeover, &cause) == -1) {
-		log_warnx("%s", cause);
-		free(cause);
-		hub_destroy();
-		ev_loop_destroy(loop);
-		unlock_manager(cfg.config_dir, lockfd);
-		config_free(&cfg);
-		return (EXIT_PERMANENT);
-	}
+static void
+serve_signals(void)
+{
 	ev_signal_init(&sig_term, signal_cb, SIGTERM);
 	ev_signal_init(&sig_int, signal_cb, SIGINT);
 	ev_signal_init(&sig_hup, signal_cb, SIGHUP);
@@ -370,6 +370,12 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	ev_signal_start(loop, &sig_int);
 	ev_signal_start(loop, &sig_hup);
 	ev_signal_start(loop, &sig_usr2);
+}
+
+/* Every module that reads the configuration is given it here. */
+static void
+serve_init_modules(void)
+{
 	registry_init(loop, &cfg);
 	monitors_init(loop, &cfg);
 	ops_init(loop, &cfg);
@@ -379,15 +385,50 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	http_init(&cfg);
 	ws_cmd_init(&cfg);
 	notify_init(loop);
+}
+
+/* The hub, the signals, the modules and the watch; 0 or the status. */
+static int
+serve_start(int takeover)
+{
+	char *cause = NULL;
+
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if (loop == NULL)
+		fatalx("cannot create the event loop");
+	master_wire_hooks();
+	if (hub_start(loop, &cfg, takeover, &cause) == -1) {
+		hub_destroy();
+		ev_loop_destroy(loop);
+		return (serve_fail(cause, EXIT_PERMANENT));
+	}
+	serve_signals();
+	serve_init_modules();
 	if (watch_start(loop, &cfg, &cause) == -1) {
-		log_warnx("%s", cause);
-		free(cause);
 		master_teardown();
 		ev_run(loop, 0);
 		ev_loop_destroy(loop);
+		return (serve_fail(cause, EXIT_TEMPORARY));
+	}
+	return (0);
+}
+
+static int
+cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
+{
+	int rc, lockfd = -1, takeover = 0;
+
+	if ((rc = serve_options(argc, argv, args)) != -1)
+		return (rc);
+	fnwm_log_init("fnwm", args->debug ? FNWM_LOG_DEBUG : FNWM_LOG_INFO);
+	json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
+	if ((rc = serve_prepare(args, &lockfd, &takeover)) != 0)
+		return (rc);
+	master_args = *args;
+	if ((rc = serve_start(takeover)) != 0) {
 		unlock_manager(cfg.config_dir, lockfd);
 		config_free(&cfg);
-		return (EXIT_TEMPORARY);
+		return (rc);
 	}
 	log_info("worker manager %s started (config dir %s, python %s)",
 	    FNWM_VERSION, cfg.config_dir, cfg.python);
@@ -409,8 +450,10 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	return (0);
 }
 
-int
-main(int argc, char **argv)
+/* The options before the command word; -1, or the exit status. */
+static int
+main_options(int argc, char **argv, struct fnwm_args *args,
+    struct cli_options *co)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
@@ -425,44 +468,39 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct fnwm_args args;
-	struct cli_options co;
-	const char *host = NULL;
-	long long port = 0;
-	int ch, rc, no_start = 0;
+	long long port;
+	int ch;
 
-	memset(&args, 0, sizeof args);
-	memset(&co, 0, sizeof co);
-	fnwm_log_init("fnwm", FNWM_LOG_INFO);
 	/* "+": global options stop at the command word. */
 	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			args.dir = optarg;
+			args->dir = optarg;
 			break;
 		case 'D':
-			args.debug = 1;
+			args->debug = 1;
 			break;
 		case 'H':
-			host = optarg;
+			co->host = optarg;
 			break;
 		case 'p':
 			if (fnwm_parse_int(optarg, 1, 65535, &port) == -1) {
 				fprintf(stderr, "fnwm: bad port: %s\n", optarg);
 				return (EXIT_USAGE);
 			}
+			co->port = (int)port;
 			break;
 		case 'N':
-			no_start = 1;
+			co->no_start = 1;
 			break;
 		case 'T':
-			co.tls = 1;
+			co->tls = 1;
 			break;
 		case 'C':
-			co.cacert = optarg;
+			co->cacert = optarg;
 			break;
 		case 'U':
-			co.url = optarg;
+			co->url = optarg;
 			break;
 		case 'V':
 			printf("fnwm %s\n", FNWM_VERSION);
@@ -475,6 +513,21 @@ main(int argc, char **argv)
 			return (EXIT_USAGE);
 		}
 	}
+	return (-1);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct fnwm_args args;
+	struct cli_options co;
+	int rc;
+
+	memset(&args, 0, sizeof args);
+	memset(&co, 0, sizeof co);
+	fnwm_log_init("fnwm", FNWM_LOG_INFO);
+	if ((rc = main_options(argc, argv, &args, &co)) != -1)
+		return (rc);
 	if (optind >= argc) {
 		usage(stderr);
 		return (EXIT_USAGE);
@@ -484,14 +537,11 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "startworkermanager") == 0 ||
 	    strcmp(argv[0], "serve") == 0) {
 		/* Global --host/--port apply here too. */
-		args.host = host;
-		args.port = (int)port;
+		args.host = co.host;
+		args.port = co.port;
 		rc = cmd_startworkermanager(argc, argv, &args);
 		free(args.origins);
 		return (rc);
 	}
-	co.host = host;
-	co.port = (int)port;
-	co.no_start = no_start;
 	return (cli_main(argv[0], argc, argv, &args, &co));
 }
