@@ -200,6 +200,18 @@ const struct config_key config_keys[] = {
 /* clang-format on */
 const size_t config_nkeys = sizeof config_keys / sizeof config_keys[0];
 
+const struct config_key *
+config_key_find(const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < config_nkeys; i++)
+		if (strcmp(config_keys[i].section, section) == 0 &&
+		    strcmp(config_keys[i].key, key) == 0)
+			return (&config_keys[i]);
+	return (NULL);
+}
+
 const char *
 config_doc_header(void)
 {

@@ -111,6 +111,8 @@ struct config_key {
 };
 extern const struct config_key config_keys[];
 extern const size_t config_nkeys;
+/* The row of section.key; NULL when there is none. */
+const struct config_key *config_key_find(const char *section, const char *key);
 /* The row of README.md's configuration table for k (allocated). */
 char *config_doc_row(const struct config_key *k);
 /* The table's first two lines (static). */

@@ -236,6 +236,8 @@ int
 launch_supervision(const struct fnwm_config *cfg, json_object *entry,
     double *liveness, int *autostart, char **cause)
 {
+	const struct config_key *k =
+	    config_key_find("fnwm", "liveness_timeout");
 	json_object *own, *v;
 	double d;
 
@@ -249,9 +251,11 @@ launch_supervision(const struct fnwm_config *cfg, json_object *entry,
 		d = json_object_get_double(v);
 		if ((!json_object_is_type(v, json_type_int) &&
 		        !json_object_is_type(v, json_type_double)) ||
-		    !(d >= 0 && d <= 86400)) {
-			*cause = xstrdup("fnwm.liveness_timeout must be a "
-			                 "number of seconds, 0 to 86400");
+		    !(d >= k->min && d <= k->max)) {
+			/* The bounds and wording of the manager-wide key. */
+			*cause = xasprintf("fnwm.liveness_timeout must be a "
+			                   "number from %.15g to %.15g",
+			    k->min, k->max);
 			return (-1);
 		}
 		*liveness = d;

@@ -315,6 +315,39 @@ test_table_defaults(void **state)
 	config_free(&cfg);
 }
 
+/* A worker's own liveness_timeout has the bounds of the manager's key. */
+static void
+test_worker_key_bounds(void **state)
+{
+	struct fnwm_config cfg;
+	struct fnwm_args args = { 0 };
+	json_object *entry;
+	double liveness;
+	int autostart;
+	char dir[512], *cause = NULL;
+
+	assert_null(config_key_find("fnwm", "no_such_key"));
+	snprintf(dir, sizeof dir, "%s/worker", tmpdir);
+	args.dir = dir;
+	assert_int_equal(load(&cfg, &args, &cause), 0);
+	entry = json_tokener_parse("{\"fnwm\": {\"liveness_timeout\": 86401}}");
+	assert_int_equal(launch_supervision(&cfg, entry, &liveness, &autostart,
+	                     &cause),
+	    -1);
+	assert_string_equal(cause,
+	    "fnwm.liveness_timeout must be a number "
+	    "from 0 to 86400");
+	free(cause);
+	json_object_put(entry);
+	entry = json_tokener_parse("{\"fnwm\": {\"liveness_timeout\": 5}}");
+	assert_int_equal(launch_supervision(&cfg, entry, &liveness, &autostart,
+	                     &cause),
+	    0);
+	assert_true(liveness == 5);
+	json_object_put(entry);
+	config_free(&cfg);
+}
+
 /* README.md's table under "### Configuration", line by line. */
 static char **
 readme_table(size_t *n)
@@ -402,6 +435,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_table_defaults),
+		cmocka_unit_test(test_worker_key_bounds),
 		cmocka_unit_test(test_readme_table),
 	};
 	char cmd[600];
