@@ -201,12 +201,50 @@ worker_runlock(struct mon *m, int *adopted)
 	return (fd);
 }
 
+/*
+ * The parent's side of a spawn: watches pid, then reads from errfd (the
+ * pipe the child's exec closes) whether the exec failed, and says so.
+ */
+static void
+worker_exec_result(struct mon *m, pid_t pid, int errfd, uint64_t spawned_us)
+{
+	ssize_t n;
+	int err = 0;
+
+	/* Start watching before the loop runs again: no exit is missed. */
+	ev_child_set(&m->cw, pid, 0);
+	ev_child_start(m->loop, &m->cw);
+	/* EOF at exec (CLOEXEC), or the errno of a failed exec. */
+	do
+		n = read(errfd, &err, sizeof err);
+	while (n == -1 && errno == EINTR);
+	close(errfd);
+	m->pid = pid;
+	m->adopted = 0;
+	if (n == (ssize_t)sizeof err) {
+		log_warnx("cannot start %s: %s", m->argv[0],
+		    err == EBUSY ? "another process holds the worker's run lock"
+		        : err == EPERM || err == EINVAL
+		        ? "its resource limits cannot be set"
+		        : log_strerror(err));
+		/* The child exits at once; its watcher reports it. */
+		return;
+	}
+	m->started_wall_ms = report_wall_ms();
+	if (m->exited_us != 0)
+		log_info("worker started, pid %ld, %.3f ms after the last "
+		         "one exited",
+		    (long)pid, (double)(spawned_us - m->exited_us) / 1000.0);
+	else
+		log_info("worker started, pid %ld", (long)pid);
+	files_worker_started(m);
+}
+
 static int
 worker_spawn(struct mon *m)
 {
-	int pfd[2], logfd, runfd, adopted, err = 0;
+	int pfd[2], logfd, runfd, adopted, err;
 	uint64_t spawned_us;
-	ssize_t n;
 	pid_t pid;
 
 	if (!m->configured || m->argv[0] == NULL) {
@@ -266,33 +304,7 @@ worker_spawn(struct mon *m)
 	close(pfd[1]);
 	if (logfd != -1)
 		close(logfd);
-	/* Start watching before the loop runs again: no exit is missed. */
-	ev_child_set(&m->cw, pid, 0);
-	ev_child_start(m->loop, &m->cw);
-	/* EOF at exec (CLOEXEC), or the errno of a failed exec. */
-	do
-		n = read(pfd[0], &err, sizeof err);
-	while (n == -1 && errno == EINTR);
-	close(pfd[0]);
-	m->pid = pid;
-	m->adopted = 0;
-	if (n == (ssize_t)sizeof err) {
-		log_warnx("cannot start %s: %s", m->argv[0],
-		    err == EBUSY ? "another process holds the worker's run lock"
-		        : err == EPERM || err == EINVAL
-		        ? "its resource limits cannot be set"
-		        : log_strerror(err));
-		/* The child exits at once; its watcher reports it. */
-		return (0);
-	}
-	m->started_wall_ms = report_wall_ms();
-	if (m->exited_us != 0)
-		log_info("worker started, pid %ld, %.3f ms after the last "
-		         "one exited",
-		    (long)pid, (double)(spawned_us - m->exited_us) / 1000.0);
-	else
-		log_info("worker started, pid %ld", (long)pid);
-	files_worker_started(m);
+	worker_exec_result(m, pid, pfd[0], spawned_us);
 	return (0);
 }
 

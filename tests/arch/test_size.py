@@ -21,7 +21,6 @@ MAX_FUNCTION = 80
 # test too.
 PENDING = {
     "master/monitors.c",
-    "monitor/worker.c:worker_spawn",
 }
 
 
