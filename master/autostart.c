@@ -18,22 +18,22 @@
 
 #define AUTOSTART_PARALLEL 4 /* activations under way at once */
 
-static const struct fnwm_config *as_cfg;
-static char **as_queue;
-static size_t as_len, as_next;
-static unsigned as_running;
+static const struct fnwm_config *autostart_cfg;
+static char **autostart_queue;
+static size_t autostart_len, autostart_next;
+static unsigned autostart_running;
 
 /* Whether uuid is marked and nobody runs it or means to. */
 static int
-as_wanted(const char *uuid)
+autostart_wanted(const char *uuid)
 {
 	struct monitor *m = monitors_find(uuid);
 	double liveness;
 	int on;
 	char *cause = NULL;
 
-	if (launch_supervision(as_cfg, registry_entry(uuid), &liveness, &on,
-	        &cause) == -1) {
+	if (launch_supervision(autostart_cfg, registry_entry(uuid), &liveness,
+	        &on, &cause) == -1) {
 		log_warnx("worker %s: not started: %s", uuid, cause);
 		free(cause);
 		return (0);
@@ -46,74 +46,77 @@ as_wanted(const char *uuid)
 }
 
 static void
-as_collect(const char *uuid, void *arg)
+autostart_collect(const char *uuid, void *arg)
 {
-	if (!as_wanted(uuid))
+	if (!autostart_wanted(uuid))
 		return;
-	as_queue = xreallocarray(as_queue, as_len + 1, sizeof *as_queue);
-	as_queue[as_len++] = xstrdup(uuid);
+	autostart_queue = xreallocarray(autostart_queue, autostart_len + 1,
+	    sizeof *autostart_queue);
+	autostart_queue[autostart_len++] = xstrdup(uuid);
 }
 
 static void
-as_free(void)
+autostart_free(void)
 {
 	size_t i;
 
-	for (i = 0; i < as_len; i++)
-		free(as_queue[i]);
-	free(as_queue);
-	as_queue = NULL;
-	as_len = as_next = 0;
+	for (i = 0; i < autostart_len; i++)
+		free(autostart_queue[i]);
+	free(autostart_queue);
+	autostart_queue = NULL;
+	autostart_len = autostart_next = 0;
 }
 
 static void
-as_pump(void)
+autostart_pump(void)
 {
 	const char *uuid;
 
-	while (!shutdown_in_progress() && as_running < AUTOSTART_PARALLEL &&
-	    as_next < as_len) {
-		uuid = as_queue[as_next++];
+	while (!shutdown_in_progress() &&
+	    autostart_running < AUTOSTART_PARALLEL &&
+	    autostart_next < autostart_len) {
+		uuid = autostart_queue[autostart_next++];
 		/* Someone may have started or deleted it meanwhile. */
-		if (registry_entry(uuid) == NULL || !as_wanted(uuid))
+		if (registry_entry(uuid) == NULL || !autostart_wanted(uuid))
 			continue;
 		log_info("worker %s: autostart", uuid);
-		as_running++;
+		autostart_running++;
 		ops_submit_autostart(uuid);
 	}
-	if (as_next == as_len && as_queue != NULL)
-		as_free();
+	if (autostart_next == autostart_len && autostart_queue != NULL)
+		autostart_free();
 }
 
 void
 autostart_begin(const struct fnwm_config *cfg)
 {
-	as_cfg = cfg;
-	registry_each(as_collect, NULL);
-	if (as_len > 0)
-		log_info("autostart: %zu workers, %d at a time", as_len,
+	autostart_cfg = cfg;
+	registry_each(autostart_collect, NULL);
+	if (autostart_len > 0)
+		log_info("autostart: %zu workers, %d at a time", autostart_len,
 		    AUTOSTART_PARALLEL);
-	as_pump();
+	autostart_pump();
 }
 
 void
 autostart_done(void)
 {
-	if (as_running > 0)
-		as_running--;
-	as_pump();
+	if (autostart_running > 0)
+		autostart_running--;
+	autostart_pump();
 }
 
 void
 autostart_cancel(void)
 {
-	as_free();
+	autostart_free();
 }
 
 int
 autostart_set(const char *uuid, int on, char **cause)
 {
-	char *path = xasprintf("%s/worker_%s.json", as_cfg->workers_dir, uuid),
+	char *path = xasprintf("%s/worker_%s.json", autostart_cfg->workers_dir,
+	         uuid),
 	     *buf;
 	json_object *o, *own, *u;
 	const char *err, *text;

@@ -15,33 +15,33 @@ struct p508 {
 };
 
 static void
-p_ws(struct p508 *p)
+pep508_ws(struct p508 *p)
 {
 	while (*p->s == ' ' || *p->s == '\t')
 		p->s++;
 }
 
 static int
-p_alnum(char c)
+pep508_alnum(char c)
 {
 	return ((unsigned char)c < 0x80 && isalnum((unsigned char)c));
 }
 
 /* name: letters and digits, with "._-" only between them. */
 static int
-p_name(struct p508 *p)
+pep508_name(struct p508 *p)
 {
-	if (!p_alnum(*p->s))
+	if (!pep508_alnum(*p->s))
 		return (0);
-	while (p_alnum(*p->s) ||
+	while (pep508_alnum(*p->s) ||
 	    ((*p->s == '.' || *p->s == '_' || *p->s == '-') &&
-	        p_alnum(p->s[1])))
-		p->s += (p_alnum(*p->s) ? 1 : 2);
+	        pep508_alnum(p->s[1])))
+		p->s += (pep508_alnum(*p->s) ? 1 : 2);
 	return (1);
 }
 
 static int
-p_lit(struct p508 *p, const char *lit)
+pep508_lit(struct p508 *p, const char *lit)
 {
 	size_t n = strlen(lit);
 
@@ -52,44 +52,44 @@ p_lit(struct p508 *p, const char *lit)
 }
 
 static int
-p_op(struct p508 *p)
+pep508_op(struct p508 *p)
 {
 	static const char *const ops[] = { "===", "~=", "==", "!=", "<=", ">=",
 		"<", ">", NULL };
 	int i;
 
 	for (i = 0; ops[i] != NULL; i++)
-		if (p_lit(p, ops[i]))
+		if (pep508_lit(p, ops[i]))
 			return (1);
 	return (0);
 }
 
 /* version_one (, version_one)*, with or without parentheses. */
 static int
-p_versionspec(struct p508 *p)
+pep508_versionspec(struct p508 *p)
 {
 	int paren = 0;
 
-	p_ws(p);
+	pep508_ws(p);
 	if (*p->s == '(') {
 		paren = 1;
 		p->s++;
-		p_ws(p);
+		pep508_ws(p);
 	}
 	for (;;) {
-		if (!p_op(p))
+		if (!pep508_op(p))
 			return (0);
-		p_ws(p);
-		if (!(p_alnum(*p->s) || *p->s == '*'))
+		pep508_ws(p);
+		if (!(pep508_alnum(*p->s) || *p->s == '*'))
 			return (0);
-		while (p_alnum(*p->s) ||
+		while (pep508_alnum(*p->s) ||
 		    (*p->s != '\0' && strchr("._*+!-", *p->s) != NULL))
 			p->s++;
-		p_ws(p);
+		pep508_ws(p);
 		if (*p->s != ',')
 			break;
 		p->s++;
-		p_ws(p);
+		pep508_ws(p);
 	}
 	if (paren) {
 		if (*p->s != ')')
@@ -99,11 +99,11 @@ p_versionspec(struct p508 *p)
 	return (1);
 }
 
-static int p_marker_or(struct p508 *, int depth);
+static int pep508_marker_or(struct p508 *, int depth);
 
 /* A marker variable or a quoted string. */
 static int
-p_marker_value(struct p508 *p)
+pep508_marker_value(struct p508 *p)
 {
 	static const char *const vars[] = { "python_full_version",
 		"python_version", "os_name", "sys_platform", "platform_release",
@@ -123,7 +123,7 @@ p_marker_value(struct p508 *p)
 	for (i = 0; vars[i] != NULL; i++) {
 		size_t n = strlen(vars[i]);
 
-		if (strncmp(p->s, vars[i], n) == 0 && !p_alnum(p->s[n]) &&
+		if (strncmp(p->s, vars[i], n) == 0 && !pep508_alnum(p->s[n]) &&
 		    p->s[n] != '_') {
 			p->s += n;
 			return (1);
@@ -133,38 +133,38 @@ p_marker_value(struct p508 *p)
 }
 
 static int
-p_marker_expr(struct p508 *p, int depth)
+pep508_marker_expr(struct p508 *p, int depth)
 {
-	p_ws(p);
+	pep508_ws(p);
 	if (*p->s == '(') {
 		p->s++;
-		if (!p_marker_or(p, depth + 1))
+		if (!pep508_marker_or(p, depth + 1))
 			return (0);
-		p_ws(p);
+		pep508_ws(p);
 		if (*p->s != ')')
 			return (0);
 		p->s++;
 		return (1);
 	}
-	if (!p_marker_value(p))
+	if (!pep508_marker_value(p))
 		return (0);
-	p_ws(p);
-	if (!p_op(p) && !p_lit(p, "in ") && !p_lit(p, "not in "))
+	pep508_ws(p);
+	if (!pep508_op(p) && !pep508_lit(p, "in ") && !pep508_lit(p, "not in "))
 		return (0);
-	p_ws(p);
-	return (p_marker_value(p));
+	pep508_ws(p);
+	return (pep508_marker_value(p));
 }
 
 static int
-p_marker_or(struct p508 *p, int depth)
+pep508_marker_or(struct p508 *p, int depth)
 {
-	if (depth > 16 || !p_marker_expr(p, depth))
+	if (depth > 16 || !pep508_marker_expr(p, depth))
 		return (0);
 	for (;;) {
-		p_ws(p);
-		if (!p_lit(p, "and ") && !p_lit(p, "or "))
+		pep508_ws(p);
+		if (!pep508_lit(p, "and ") && !pep508_lit(p, "or "))
 			return (1);
-		if (!p_marker_expr(p, depth))
+		if (!pep508_marker_expr(p, depth))
 			return (0);
 	}
 }
@@ -176,52 +176,53 @@ pep508_valid(const char *req, int allow_direct)
 
 	if (req[0] == '-')
 		return (0); /* an option, whatever else is allowed */
-	p_ws(&p);
-	if (!p_name(&p) || (p_ws(&p), strchr("[@(<>=!~;", *p.s) == NULL)) {
+	pep508_ws(&p);
+	if (!pep508_name(&p) ||
+	    (pep508_ws(&p), strchr("[@(<>=!~;", *p.s) == NULL)) {
 		/* Not a name first: a bare URL or path, a direct reference. */
 		return (allow_direct && req[0] != '\0' &&
 		    strpbrk(req, " \t\n\r") == NULL);
 	}
 	if (*p.s == '[') {
 		p.s++;
-		p_ws(&p);
+		pep508_ws(&p);
 		while (*p.s != ']') {
-			if (!p_name(&p))
+			if (!pep508_name(&p))
 				return (0);
-			p_ws(&p);
+			pep508_ws(&p);
 			if (*p.s == ',') {
 				p.s++;
-				p_ws(&p);
+				pep508_ws(&p);
 			} else if (*p.s != ']')
 				return (0);
 		}
 		p.s++;
-		p_ws(&p);
+		pep508_ws(&p);
 	}
 	if (*p.s == '@') {
 		if (!allow_direct)
 			return (0);
 		/* name @ URL [; marker]: the URL ends at whitespace. */
 		p.s++;
-		p_ws(&p);
+		pep508_ws(&p);
 		if (*p.s == '\0' || *p.s == '-')
 			return (0);
 		while (*p.s != '\0' && *p.s != ' ' && *p.s != '\t')
 			if ((unsigned char)*p.s++ < 0x21)
 				return (0);
-		p_ws(&p);
+		pep508_ws(&p);
 		if (*p.s == '\0')
 			return (1);
 		if (*p.s != ';')
 			return (0);
-	} else if (*p.s != '\0' && *p.s != ';' && !p_versionspec(&p))
+	} else if (*p.s != '\0' && *p.s != ';' && !pep508_versionspec(&p))
 		return (0);
-	p_ws(&p);
+	pep508_ws(&p);
 	if (*p.s == ';') {
 		p.s++;
-		if (!p_marker_or(&p, 0))
+		if (!pep508_marker_or(&p, 0))
 			return (0);
-		p_ws(&p);
+		pep508_ws(&p);
 	}
 	return (*p.s == '\0');
 }
