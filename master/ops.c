@@ -42,12 +42,11 @@ ops_progress(struct op *op, const char *message, double progress, int blocking)
 
 	/* new_worker's progress goes to everyone, as in FuncNodes. */
 	if (op->broadcast) {
-		ws_cmd_broadcast_progress(op->client, message, progress,
-		    blocking);
+		hub_broadcast_progress(op->client, message, progress, blocking);
 		return;
 	}
 	if ((c = hub_find(op->client)) != NULL)
-		ws_cmd_progress(c, message, progress, blocking);
+		hub_progress(c, message, progress, blocking);
 }
 
 void
@@ -63,7 +62,7 @@ ops_error(struct op *op, const char *fmt, ...)
 	va_end(ap);
 	log_info("worker %s: %s", op->mon->uuid, msg);
 	if (c != NULL)
-		ws_cmd_error(c, "%s", msg);
+		hub_error(c, "%s", msg);
 	free(msg);
 }
 
@@ -111,7 +110,7 @@ op_free(struct op *op)
 	if (c != NULL && c->ops > 0 && --c->ops == 0 && c->reset_owed) {
 		/* A creation's reset it was spared: clear its display now. */
 		c->reset_owed = 0;
-		ws_cmd_progress(c, "", 1.0, 0);
+		hub_progress(c, "", 1.0, 0);
 	}
 	if (op_phase(op)->flags & OPF_CONTACT)
 		registry_urgent(op->mon->uuid, 0);

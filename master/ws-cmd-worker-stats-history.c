@@ -19,7 +19,7 @@ ws_cmd_worker_stats_history_exec(struct ws_client *c, json_object *msg)
 	if (id == NULL)
 		return;
 	if (registry_entry(id) == NULL) {
-		ws_cmd_error(c, "Worker with id %s not found.", id);
+		hub_error(c, "Worker with id %s not found.", id);
 		return;
 	}
 	o = json_object_new_object();

@@ -19,7 +19,7 @@ ws_cmd_worker_stats_exec(struct ws_client *c, json_object *msg)
 
 	if (msg != NULL && json_object_object_get_ex(msg, "subscribe", &v)) {
 		if (!json_object_is_type(v, json_type_boolean)) {
-			ws_cmd_error(c,
+			hub_error(c,
 			    "worker_stats: subscribe must be true or false");
 			return;
 		}
@@ -30,7 +30,7 @@ ws_cmd_worker_stats_exec(struct ws_client *c, json_object *msg)
 		return;
 	}
 	if (sample_watch(c->id) == -1) {
-		ws_cmd_error(c, "worker_stats: too many clients watch already");
+		hub_error(c, "worker_stats: too many clients watch already");
 		return;
 	}
 	o = sample_stats_json();

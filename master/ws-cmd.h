@@ -33,10 +33,6 @@ void ws_cmd_init(const struct fnwm_config *);
 const struct fnwm_config *ws_cmd_config(void);
 /* Handles one complete inbound text message (the hub's handler). */
 void ws_cmd_dispatch(struct ws_client *, const char *text, size_t len);
-/* The replies' former names, until every caller says hub_*. */
-#define ws_cmd_error              hub_error
-#define ws_cmd_progress           hub_progress
-#define ws_cmd_broadcast_progress hub_broadcast_progress
 
 /* ws-cmd-*.c */
 extern const struct ws_cmd_entry ws_cmd_ping_entry;

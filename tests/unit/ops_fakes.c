@@ -204,7 +204,7 @@ fake_file_exists(const char *suffix)
 	return (rc);
 }
 
-/* hub.c and ws-cmd.c: what the requester (or everyone) is sent */
+/* hub*.c: what the requester (or everyone) is sent */
 struct ws_client *
 hub_find(uint64_t id)
 {
@@ -238,21 +238,21 @@ hub_broadcast(struct fnwm_outmsg *m)
 }
 
 void
-ws_cmd_progress(struct ws_client *c, const char *message, double progress,
+hub_progress(struct ws_client *c, const char *message, double progress,
     int blocking)
 {
 	fake_log("progress:%s", message);
 }
 
 void
-ws_cmd_broadcast_progress(uint64_t owner, const char *message, double progress,
+hub_broadcast_progress(uint64_t owner, const char *message, double progress,
     int blocking)
 {
 	fake_log("progress:%s", message);
 }
 
 void
-ws_cmd_error(struct ws_client *c, const char *fmt, ...)
+hub_error(struct ws_client *c, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
