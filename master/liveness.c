@@ -47,7 +47,7 @@ lv_judge(struct monitor *m)
 	int autostart;
 	char *cause = NULL;
 
-	if (m->pid <= 0 || !m->st_seen || m->st.pid <= 0 ||
+	if (m->pid <= 0 || !monitors_reported(m) || m->st.pid <= 0 ||
 	    (m->st.state != FNWM_WS_STARTING &&
 	        m->st.state != FNWM_WS_RUNNING)) {
 		lv_clear(m);

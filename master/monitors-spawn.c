@@ -21,6 +21,7 @@
 #include "xmalloc.h"
 #include "master.h"
 #include "monitors-int.h"
+#include "monitors-phase.h"
 
 /*
  * Signals the monitor process: ours (a child), or one adopted through its
@@ -31,7 +32,7 @@ monitors_signal_monitor(struct monitor *m, int sig)
 {
 	if (m->pid <= 1 || m->pid == getpid())
 		return;
-	if (m->adopted_proc && m->pidfd != -1) {
+	if (m->pidfd != -1) {
 		if (syscall(SYS_pidfd_send_signal, m->pidfd, sig, NULL, 0) ==
 		        -1 &&
 		    errno != ESRCH)
@@ -167,12 +168,6 @@ spawn_monitor(struct monitor *m, char **cause)
 	free(bin);
 	free(title);
 	m->pid = pid;
-	m->hello = 0;
-	m->adopted_proc = 0;
-	m->fresh = 1;
-	m->have_st = 0;
-	m->st_seen = 0;
-	m->gen++;
 	ev_child_init(&m->cw, monitors_child_cb, pid, 0);
 	m->cw.data = m;
 	ev_child_start(monitors_loop, &m->cw);
@@ -192,43 +187,39 @@ monitors_start(struct monitor *m, char **cause)
 	return (monitors_start_entry(m, registry_entry(m->uuid), cause));
 }
 
-/* Starts the monitor process if needed and sends it the launch config. */
 int
 monitors_start_entry(struct monitor *m, json_object *entry, char **cause)
 {
+	struct monitors_evarg a = { .entry = entry, .cause = cause };
+
+	return (monitors_feed(m, ME_START, &a));
+}
+
+/*
+ * Encodes entry's launch configuration, forks a monitor when spawn is
+ * set, and sends it CMD_CONFIG: 0; -1 with *cause; 1 with *cause when
+ * the channel is gone (the monitor died, its death is not handled yet).
+ */
+int
+monitors_launch(struct monitor *m, json_object *entry, int spawn, char **cause)
+{
 	unsigned char buf[FNWM_MSG_MAX];
-	int existed = m->pid > 0;
 	size_t len;
 
 	if (launch_encode(monitors_cfg, m->uuid, entry, buf,
 	        FNWM_MSG_MAX - sizeof(struct fnwm_msg_hdr), &len, cause) == -1)
 		return (-1);
-	if (m->pid <= 0 && spawn_monitor(m, cause) == -1)
+	if (spawn && spawn_monitor(m, cause) == -1)
 		return (-1);
-	if (monitors_send(m, FNWM_MSG_CMD_CONFIG, buf, len) == -1) {
-		if (existed && m->want_up && !m->exiting &&
-		    !shutdown_in_progress() &&
-		    (m->chan == NULL || m->chan->closed)) {
-			/*
-			 * The monitor died a moment ago and its death is not
-			 * handled yet: the replacement it then gets is
-			 * configured and started.
-			 */
-			log_debug("monitor %s is gone; its replacement will "
-			          "start the worker",
-			    m->uuid);
-			return (0);
-		}
+	if (monitors_send_raw(m, FNWM_MSG_CMD_CONFIG, buf, len) == -1) {
 		*cause = xasprintf("monitor channel: %s", strerror(errno));
-		return (-1);
+		return (m->chan == NULL || m->chan->closed ? 1 : -1);
 	}
-	if (m->want_up)
-		(void)monitors_send(m, FNWM_MSG_CMD_START, NULL, 0);
 	return (0);
 }
 
 int
-monitors_send(struct monitor *m, uint16_t type, const void *p, size_t len)
+monitors_send_raw(struct monitor *m, uint16_t type, const void *p, size_t len)
 {
 	if (m->pid <= 0 || m->chan == NULL || m->chan->closed) {
 		errno = EPIPE;
@@ -237,27 +228,51 @@ monitors_send(struct monitor *m, uint16_t type, const void *p, size_t len)
 	return (fnwm_chan_send(m->chan, type, p, len));
 }
 
+/* A monitor held but not reached yet is tried first. */
 int
-monitors_stop_cmd(struct monitor *m, uint16_t type)
+monitors_send(struct monitor *m, uint16_t type, const void *p, size_t len)
+{
+	if (m->phase == MP_LOCKED)
+		(void)monitors_feed(m, ME_REACH, NULL);
+	return (monitors_send_raw(m, type, p, len));
+}
+
+/* CMD_START, or a stop command with the configured escalation times. */
+int
+monitors_command(struct monitor *m, uint16_t type)
 {
 	struct fnwm_stop_cmd sc;
 
+	if (type == FNWM_MSG_CMD_START)
+		return (monitors_send_raw(m, type, NULL, 0));
 	sc.term_after_ms = (uint32_t)(monitors_cfg->stop_timeout * 1000);
 	sc.kill_after_ms = (uint32_t)(monitors_cfg->kill_timeout * 1000);
+	return (monitors_send_raw(m, type, &sc, sizeof sc));
+}
+
+int
+monitors_stop_cmd(struct monitor *m, uint16_t type)
+{
 	if (type == FNWM_MSG_CMD_EXIT)
-		m->exiting = 1;
-	return (monitors_send(m, type, &sc, sizeof sc));
+		return (monitors_feed(m, ME_EXIT, NULL));
+	if (m->phase == MP_LOCKED)
+		(void)monitors_feed(m, ME_REACH, NULL);
+	return (monitors_command(m, type));
 }
 
 void
 monitors_kill(struct monitor *m)
 {
+	(void)monitors_feed(m, ME_KILL, NULL);
+}
+
+/* SIGKILL to the worker its monitor reported (or the run lock names). */
+void
+monitors_kill_now(struct monitor *m)
+{
 	pid_t worker;
 
-	if (m->pid <= 0)
-		return;
 	log_warnx("monitor %s did not finish in time: SIGKILL", m->uuid);
-	m->exiting = 1;
 	if (m->have_st && m->st.pid > 0)
 		(void)monitors_signal_worker(m, m->st.pid,
 		    !(m->st.flags & FNWM_STATE_ADOPTED), SIGKILL);
@@ -269,27 +284,16 @@ monitors_kill(struct monitor *m)
 	monitors_signal_monitor(m, SIGKILL);
 }
 
-/* Whether a process holds worker_<uuid>.run.lock: a worker fnwm started. */
-int
-monitors_worker_alive(const char *uuid)
+/* Closes the channel and stops watching the process's death. */
+void
+monitors_release(struct monitor *m)
 {
-	return (monitors_run_lock_held(uuid));
-}
-
-/* The live process holding worker_<uuid>.run.lock, or 0. */
-pid_t
-monitors_run_lock_holder(const char *uuid)
-{
-	char *path =
-	    xasprintf("%s/worker_%s.run.lock", monitors_cfg->workers_dir, uuid);
-	pid_t holder = fnwm_flock_holder(path);
-
-	free(path);
-	return (holder > 0 && fnwm_proc_alive(holder, NULL) == 1 ? holder : 0);
-}
-
-int
-monitors_run_lock_held(const char *uuid)
-{
-	return (monitors_run_lock_holder(uuid) > 0);
+	if (m->chan != NULL)
+		fnwm_chan_close(m->chan);
+	ev_child_stop(monitors_loop, &m->cw);
+	if (m->pidfd != -1) {
+		ev_io_stop(monitors_loop, &m->pidw);
+		close(m->pidfd);
+		m->pidfd = -1;
+	}
 }

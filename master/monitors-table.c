@@ -15,6 +15,7 @@
 #include "xmalloc.h"
 #include "master.h"
 #include "monitors-int.h"
+#include "monitors-phase.h"
 
 struct ev_loop *monitors_loop;
 const struct fnwm_config *monitors_cfg;
@@ -96,7 +97,7 @@ table_reap_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	for (m = TAILQ_FIRST(&table); m != NULL; m = next) {
 		next = TAILQ_NEXT(m, entry);
-		if (m->pid > 0 || !TAILQ_EMPTY(&m->ops) || m->want_up)
+		if (m->phase != MP_NONE || !TAILQ_EMPTY(&m->ops) || m->want_up)
 			continue;
 		TAILQ_REMOVE(&table, m, entry);
 		free(m->chan);
@@ -145,11 +146,40 @@ monitors_broadcast_event(const struct monitor *m,
 	json_object_put(o);
 }
 
+static int
+table_shutting_down(void)
+{
+	return (shutdown_in_progress());
+}
+
+/* What the phase table does things with (monitors-phase.c). */
+static const struct monitors_ops table_ops = {
+	.launch = monitors_launch,
+	.send = monitors_command,
+	.connect = monitors_connect,
+	.lock_state = monitors_lock_state,
+	.watch = monitors_watch,
+	.release = monitors_release,
+	.signal = monitors_signal_monitor,
+	.kill = monitors_kill_now,
+	.arm_retry = monitors_arm_retry,
+	.entry = registry_entry,
+	.run_lock_held = monitors_run_lock_held,
+	.was_exiting = monitors_was_exiting,
+	.meant_to_run = monitors_meant_to_run,
+	.shutting_down = table_shutting_down,
+	.note_worker = monitors_note_worker,
+	.announce = monitors_announce,
+	.kick = monitors_kick,
+	.gone = monitors_gone,
+};
+
 void
 monitors_init(struct ev_loop *loop, const struct fnwm_config *cfg)
 {
 	monitors_loop = loop;
 	monitors_cfg = cfg;
+	monitors_phase_init(&table_ops);
 	ev_timer_init(&table_reap, table_reap_cb, 0, 0);
 	monitors_adopt_init();
 }
@@ -163,14 +193,7 @@ monitors_free_all(void)
 	monitors_adopt_stop();
 	while ((m = TAILQ_FIRST(&table)) != NULL) {
 		TAILQ_REMOVE(&table, m, entry);
-		if (m->pid > 0 && !m->adopted_proc)
-			ev_child_stop(monitors_loop, &m->cw);
-		if (m->pidfd != -1) {
-			ev_io_stop(monitors_loop, &m->pidw);
-			close(m->pidfd);
-		}
-		if (m->chan != NULL)
-			fnwm_chan_close(m->chan);
+		monitors_release(m);
 		free(m->chan);
 		free(m->uuid);
 		free(m);

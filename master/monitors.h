@@ -16,38 +16,56 @@
 #include "proto.h"
 #include "status.h"
 
-/* monitors.c */
+/*
+ * The monitor process of a record, as the master knows it. Only
+ * monitors_feed() (monitors-phase.c) changes it; docs/states.md has the
+ * table.
+ */
+enum monitors_phase {
+	MP_NONE,         /* no monitor process */
+	MP_SPAWNED,      /* our child: its first report is no answer yet */
+	MP_ADOPTED,      /* reached by its socket: its first report says
+	                    what it was doing */
+	MP_UP,           /* reporting: its reports are answers */
+	MP_LOCKED,       /* a process we cannot reach holds the worker's
+	                    monitor lock: its socket is tried again */
+	MP_EXIT_SPAWNED, /* told to exit before its first report */
+	MP_EXITING,      /* told to exit, or killed: not replaced */
+	MP_MAX
+};
+
+/* monitors-table.c */
 TAILQ_HEAD(op_list, op);
 struct monitor {
 	char *uuid;
+	enum monitors_phase phase;
 	pid_t pid; /* the fnwm-monitor process, 0 when none */
 	struct fnwm_chan *chan;
-	ev_child cw;
-	int hello;
-	int exiting; /* told to exit: no replacement */
-	int respawns;
-	int want_up;      /* the worker should run */
-	unsigned crashes; /* exits other than a clean one */
-	int readopt;      /* tries left to reach a monitor by its socket */
-	int adopted_proc; /* a monitor found running, not our child */
-	int want_known;   /* want_up decided for an adopted monitor */
-	int pidfd;        /* adopted monitor: tells of its death */
+	ev_child cw; /* our child's death */
+	int pidfd;   /* one we did not start: tells of its death */
 	ev_io pidw;
+	unsigned gen;     /* counts the monitor processes this record had */
+	unsigned st_gen;  /* gen of the process that reported st */
+	int respawns;     /* replacements in a row; its HELLO resets it */
+	int tries;        /* MP_LOCKED: socket attempts left */
+	unsigned crashes; /* worker exits other than a clean one */
 	struct fnwm_state_msg st; /* last reported */
-	int have_st;  /* st is news since the last command that asked */
-	int st_seen;  /* st came from this monitor process */
-	int fresh;    /* spawned: its first report is still to come */
-	unsigned gen; /* counts the monitor processes this record had */
-	pid_t wpid;   /* the worker pid its monitor reported, and when */
+	pid_t wpid; /* the worker pid its monitor reported, and when */
 	unsigned long long wstart; /* that process started (/proc ticks) */
 	struct fnwm_exit_msg last_exit;
-	int have_exit;
-	struct op_list ops;         /* serialised operations on this worker */
-	uint32_t step_seq;          /* id of the last step sent */
+	/*
+	 * Facts of their own, kept across monitor processes and so not
+	 * part of the phase: what the operations want of the worker and
+	 * wait for (ops*.c), and the worker's liveness (liveness.c).
+	 */
+	int want_up;        /* the worker should run */
+	int have_st;        /* st is news since the last command that asked */
+	struct op_list ops; /* serialised operations on this worker */
+	uint32_t step_seq;  /* id of the last step sent */
 	struct fnwm_step_done step; /* answer to the last step */
 	int step_have;
 	char step_summary[1024];
-	int kicked;
+	int kicked; /* queued in ops.c's kick list */
 	/* Liveness of the worker process live_pid (liveness.c). */
 	pid_t live_pid;
 	double answered; /* loop time of its last answer, or first seen */
@@ -64,6 +82,23 @@ struct monitor *monitors_find(const char *uuid);
 struct monitor *monitors_get(const char *uuid);
 struct monitor_list *monitors_list(void);
 size_t monitors_running(void);
+/* Frees idle records later. */
+void monitors_gc(void);
+void monitors_free_all(void);
+const char *monitors_state_name(unsigned state);
+/* {"code": n|null, "signal": n|null} of a last_exit, NULL when none. */
+json_object *monitors_exit_json(int32_t last_exit);
+void monitors_broadcast_event(const struct monitor *m,
+    const struct fnwm_state_msg *st, const char *state);
+
+/* monitors-phase.c */
+/* Whether st came from the monitor process m has now. */
+int monitors_reported(const struct monitor *);
+/* Whether m's monitor was told to exit (its death is not replaced). */
+int monitors_exiting(const struct monitor *);
+const char *monitors_phase_name(enum monitors_phase);
+
+/* monitors-spawn.c */
 /* Starts the monitor process if needed, configures it, starts if wanted. */
 int monitors_start(struct monitor *, char **cause);
 /* The same with the worker JSON given (a worker still being created). */
@@ -71,6 +106,10 @@ int monitors_start_entry(struct monitor *, json_object *entry, char **cause);
 int monitors_send(struct monitor *, uint16_t type, const void *, size_t);
 /* Sends CMD_STOP/RESTART/EXIT with the configured escalation times. */
 int monitors_stop_cmd(struct monitor *, uint16_t type);
+/* SIGKILLs the monitor and its worker. */
+void monitors_kill(struct monitor *);
+
+/* monitors-status.c */
 /*
  * A stop is done and no monitor is left: the .status a dead one left,
  * which would make a new master start the worker again, is made to say
@@ -79,20 +118,12 @@ int monitors_stop_cmd(struct monitor *, uint16_t type);
 void monitors_forget_status(const char *uuid);
 /* Reads worker_<uuid>.status (history included); 0, or -1 when none. */
 int monitors_read_status(const char *uuid, struct fnwm_status *);
-/* SIGKILLs the monitor and its worker. */
-void monitors_kill(struct monitor *);
-const char *monitors_state_name(unsigned state);
-/* {"code": n|null, "signal": n|null} of a last_exit, NULL when none. */
-json_object *monitors_exit_json(int32_t last_exit);
-void monitors_broadcast_event(const struct monitor *m,
-    const struct fnwm_state_msg *st, const char *state);
-/* Frees idle records later. */
-void monitors_gc(void);
-void monitors_free_all(void);
-/* Re-adopts running monitors and monitor-less fnwm workers (start-up). */
-void monitors_adopt_all(void);
 /* Whether a worker fnwm started is alive (it holds its run lock). */
 int monitors_worker_alive(const char *uuid);
+
+/* monitors-adopt.c */
+/* Re-adopts running monitors and monitor-less fnwm workers (start-up). */
+void monitors_adopt_all(void);
 /* Lets go of every monitor, leaving workers running (upgrade path). */
 void monitors_detach_all(void);
 

@@ -129,7 +129,7 @@ ops_run(struct monitor *m)
 
 	while ((op = TAILQ_FIRST(&m->ops)) != NULL) {
 		/* Never talk to a monitor on its way out: wait for it. */
-		if (op->phase == OP_BEGIN && m->exiting && m->pid > 0)
+		if (op->phase == OP_BEGIN && monitors_exiting(m) && m->pid > 0)
 			break;
 		if (!op_feed(op))
 			break;

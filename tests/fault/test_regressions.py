@@ -37,8 +37,6 @@ import subprocess
 import tempfile
 import time
 
-import pytest
-
 import faultlib as fl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -339,10 +337,6 @@ def test_r6_readopted_monitor_without_configuration():
     scenario("R6", body)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open bug: a new master does not re-adopt a live monitor whose socket "
-    "it cannot reach, and `stop` leaves that monitor and its worker "
-    "running"))
 def test_r7_unreachable_live_monitor_readopted():
     async def body(s):
         await s.fleet.start_master()
@@ -369,4 +363,4 @@ def test_r7_unreachable_live_monitor_readopted():
                  s.fleet.master.proc.returncode, ws2, ms2),
               "the master re-adopts (retries) the monitor that holds the "
               "lock; `stop` leaves nothing running")
-    scenario("R7", body, expect_bug=True)
+    scenario("R7", body)

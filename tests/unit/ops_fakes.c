@@ -376,6 +376,12 @@ monitors_kill(struct monitor *m)
 	fake.kills++;
 }
 
+int
+monitors_exiting(const struct monitor *m)
+{
+	return (m->phase == MP_EXITING || m->phase == MP_EXIT_SPAWNED);
+}
+
 void
 monitors_forget_status(const char *uuid)
 {
