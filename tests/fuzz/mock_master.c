@@ -177,7 +177,7 @@ launch_data_dir(const struct fnwm_config *cfg, const char *uuid,
 	return (xasprintf("%s/worker_%s", cfg->workers_dir, uuid));
 }
 
-/* monitors.c */
+/* monitors-table.c, monitors-status.c */
 struct monitor *
 monitors_find(const char *uuid)
 {
