@@ -238,6 +238,7 @@ master_wire_hooks(void)
 	(void)hub_on_client_gone(logs_client_gone);
 	registry_on_ready(ws_cmd_status_ready);
 	registry_on_change(ops_kick);
+	monitors_on_news(ops_kick);
 	registry_on_probed(liveness_probed);
 	registry_ask_unresponsive(liveness_unresponsive);
 	notify_set_status_source(summary_line);

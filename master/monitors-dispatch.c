@@ -56,7 +56,7 @@ dispatch_step(struct monitor *m, const struct fnwm_msg *msg)
 	snprintf(m->step_summary, sizeof m->step_summary, "%s",
 	    (const char *)msg->payload + sizeof *d);
 	m->step_have = 1;
-	ops_kick(m->uuid);
+	monitors_kick(m);
 	return (0);
 }
 
@@ -131,10 +131,21 @@ monitors_announce(struct monitor *m)
 	registry_refresh_now(m->uuid);
 }
 
+static void (*dispatch_news)(const char *uuid);
+
+void
+monitors_on_news(void (*fn)(const char *uuid))
+{
+	dispatch_news = fn;
+}
+
+/* What waits on m's monitor (the operations, through the hook) looks
+ * again. */
 void
 monitors_kick(struct monitor *m)
 {
-	ops_kick(m->uuid);
+	if (dispatch_news != NULL)
+		dispatch_news(m->uuid);
 }
 
 /* Its process is gone: what waited on it looks again. */
@@ -142,7 +153,7 @@ void
 monitors_gone(struct monitor *m)
 {
 	registry_refresh_now(m->uuid);
-	ops_kick(m->uuid);
+	monitors_kick(m);
 	monitors_gc();
 }
 

@@ -121,6 +121,11 @@ int monitors_read_status(const char *uuid, struct fnwm_status *);
 /* Whether a worker fnwm started is alive (it holds its run lock). */
 int monitors_worker_alive(const char *uuid);
 
+/* monitors-dispatch.c */
+/* Called with a worker's uuid when its monitor said something or went
+ * (main.c registers ops_kick). */
+void monitors_on_news(void (*fn)(const char *uuid));
+
 /* monitors-adopt.c */
 /* Re-adopts running monitors and monitor-less fnwm workers (start-up). */
 void monitors_adopt_all(void);
