@@ -27,7 +27,7 @@ struct http_buf {
 };
 
 static void __attribute__((format(printf, 2, 3)))
-hb_printf(struct http_buf *b, const char *fmt, ...)
+http_buf_printf(struct http_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -47,15 +47,15 @@ hb_printf(struct http_buf *b, const char *fmt, ...)
 
 /* Label values: backslash, quote and newline escaped. */
 static void
-hb_label(struct http_buf *b, const char *v)
+http_buf_label(struct http_buf *b, const char *v)
 {
 	for (; v != NULL && *v != '\0'; v++) {
 		if (*v == '\\' || *v == '"')
-			hb_printf(b, "\\%c", *v);
+			http_buf_printf(b, "\\%c", *v);
 		else if (*v == '\n')
-			hb_printf(b, "\\n");
+			http_buf_printf(b, "\\n");
 		else
-			hb_printf(b, "%c", *v);
+			http_buf_printf(b, "%c", *v);
 	}
 }
 
@@ -103,7 +103,7 @@ static const char *const mf_name[MF_MAX] = { "fnwm_worker_up",
 	"fnwm_worker_last_exit_code", "fnwm_worker_uptime_seconds",
 	"fnwm_worker_exits_total" };
 
-struct metrics_ctx {
+struct http_metrics_ctx {
 	struct http_buf *b;
 	enum metric_family family;
 	size_t by_state[FNWM_WS_MAX];
@@ -131,7 +131,7 @@ http_state(const char *uuid, struct monitor **mp)
 
 /* Totals by reason from the worker's .status, which outlives monitors. */
 static void
-metrics_exits(struct http_buf *b, const char *uuid, const char *name)
+http_metrics_exits(struct http_buf *b, const char *uuid, const char *name)
 {
 	struct fnwm_status st;
 	unsigned i;
@@ -139,20 +139,20 @@ metrics_exits(struct http_buf *b, const char *uuid, const char *name)
 	if (monitors_read_status(uuid, &st) == -1)
 		return;
 	for (i = 0; i < FNWM_EXIT_REASONS; i++) {
-		hb_printf(b, "fnwm_worker_exits_total{uuid=\"");
-		hb_label(b, uuid);
-		hb_printf(b, "\",name=\"");
-		hb_label(b, name);
-		hb_printf(b, "\",reason=\"%s\"} %u\n", fnwm_exit_reason_name(i),
-		    st.totals[i]);
+		http_buf_printf(b, "fnwm_worker_exits_total{uuid=\"");
+		http_buf_label(b, uuid);
+		http_buf_printf(b, "\",name=\"");
+		http_buf_label(b, name);
+		http_buf_printf(b, "\",reason=\"%s\"} %u\n",
+		    fnwm_exit_reason_name(i), st.totals[i]);
 	}
 }
 
 /* One sample of the current family for one worker (samples stay grouped). */
 static void
-metrics_worker(const char *uuid, void *arg)
+http_metrics_worker(const char *uuid, void *arg)
 {
-	struct metrics_ctx *mc = arg;
+	struct http_metrics_ctx *mc = arg;
 	struct http_buf *b = mc->b;
 	json_object *entry = registry_entry(uuid), *v;
 	const char *name = "", *state;
@@ -171,7 +171,7 @@ metrics_worker(const char *uuid, void *arg)
 			mc->unresponsive++;
 	}
 	if (mc->family == MF_EXITS) {
-		metrics_exits(b, uuid, name);
+		http_metrics_exits(b, uuid, name);
 		return;
 	}
 	if (mc->family != MF_UP &&
@@ -182,65 +182,66 @@ metrics_worker(const char *uuid, void *arg)
 	        (mc->family == MF_UPTIME &&
 	            (m->st.started_ms == 0 || m->st.pid <= 0 || m->pid <= 0))))
 		return;
-	hb_printf(b, "%s{uuid=\"", mf_name[mc->family]);
-	hb_label(b, uuid);
-	hb_printf(b, "\",name=\"");
-	hb_label(b, name);
-	hb_printf(b, "\"} ");
+	http_buf_printf(b, "%s{uuid=\"", mf_name[mc->family]);
+	http_buf_label(b, uuid);
+	http_buf_printf(b, "\",name=\"");
+	http_buf_label(b, name);
+	http_buf_printf(b, "\"} ");
 	switch (mc->family) {
 	case MF_UP:
-		hb_printf(b, "%d\n", registry_is_active(uuid));
+		http_buf_printf(b, "%d\n", registry_is_active(uuid));
 		break;
 	case MF_RESTARTS:
-		hb_printf(b, "%u\n", m->st.restarts);
+		http_buf_printf(b, "%u\n", m->st.restarts);
 		break;
 	case MF_CRASHES:
-		hb_printf(b, "%u\n", m->crashes);
+		http_buf_printf(b, "%u\n", m->crashes);
 		break;
 	case MF_LAST_EXIT:
-		hb_printf(b, "%d\n",
+		http_buf_printf(b, "%d\n",
 		    m->st.last_exit >= 0 ? m->st.last_exit
 		                         : 128 - m->st.last_exit);
 		break;
 	default:
-		hb_printf(b, "%.3f\n", mc->now - m->st.started_ms / 1000.0);
+		http_buf_printf(b, "%.3f\n",
+		    mc->now - m->st.started_ms / 1000.0);
 		break;
 	}
 }
 
 /* The hub's and the limits' counters. */
 static void
-metrics_hub(struct http_buf *b)
+http_metrics_hub(struct http_buf *b)
 {
 	const struct hub_stats *hs = hub_stats();
 	unsigned i;
 
-	hb_printf(b,
+	http_buf_printf(b,
 	    "# HELP fnwm_monitors Monitor processes.\n"
 	    "# TYPE fnwm_monitors gauge\nfnwm_monitors %zu\n",
 	    monitors_running());
-	hb_printf(b,
+	http_buf_printf(b,
 	    "# HELP fnwm_websocket_clients Connected clients.\n"
 	    "# TYPE fnwm_websocket_clients gauge\n"
 	    "fnwm_websocket_clients %zu\n",
 	    hub_client_count());
-	hb_printf(b,
+	http_buf_printf(b,
 	    "# HELP fnwm_messages_received_total WebSocket "
 	    "messages received.\n"
 	    "# TYPE fnwm_messages_received_total counter\n"
 	    "fnwm_messages_received_total %llu\n",
 	    (unsigned long long)hs->msgs_in);
-	hb_printf(b,
+	http_buf_printf(b,
 	    "# HELP fnwm_messages_sent_total WebSocket messages "
 	    "sent.\n# TYPE fnwm_messages_sent_total counter\n"
 	    "fnwm_messages_sent_total %llu\n",
 	    (unsigned long long)hs->msgs_out);
-	hb_printf(b,
+	http_buf_printf(b,
 	    "# HELP fnwm_websocket_queued_bytes Bytes queued for clients, "
 	    "not yet sent.\n# TYPE fnwm_websocket_queued_bytes gauge\n"
 	    "fnwm_websocket_queued_bytes %zu\n",
 	    hub_queued_bytes());
-	hb_printf(b,
+	http_buf_printf(b,
 	    "# HELP fnwm_limit_hits_total Times a limit was hit, by "
 	    "setting.\n# TYPE fnwm_limit_hits_total counter\n"
 	    "fnwm_limit_hits_total{limit=\"max_clients\"} %llu\n"
@@ -255,10 +256,10 @@ metrics_hub(struct http_buf *b)
 	    (unsigned long long)probe_names_refused());
 	/* The same family: new_worker's and the steps' limits. */
 	for (i = 0; i < LIMIT_MAX; i++)
-		hb_printf(b, "fnwm_limit_hits_total{limit=\"%s\"} %llu\n",
+		http_buf_printf(b, "fnwm_limit_hits_total{limit=\"%s\"} %llu\n",
 		    limits_name((enum limit_kind)i),
 		    (unsigned long long)limits_hits((enum limit_kind)i));
-	hb_printf(b,
+	http_buf_printf(b,
 	    "# HELP fnwm_connections_dropped_total Connections accepted "
 	    "and closed at once for want of file descriptors.\n"
 	    "# TYPE fnwm_connections_dropped_total counter\n"
@@ -270,7 +271,7 @@ static char *
 http_metrics(size_t *len)
 {
 	struct http_buf b = { xmalloc(4096), 0, 4096 };
-	struct metrics_ctx mc;
+	struct http_metrics_ctx mc;
 	struct timespec ts;
 	unsigned i;
 
@@ -280,30 +281,30 @@ http_metrics(size_t *len)
 	mc.now = ts.tv_sec + ts.tv_nsec / 1e9;
 	for (i = 0; i < MF_MAX; i++) {
 		mc.family = (enum metric_family)i;
-		hb_printf(&b, "%s", mf_head[i]);
-		registry_each(metrics_worker, &mc);
+		http_buf_printf(&b, "%s", mf_head[i]);
+		registry_each(http_metrics_worker, &mc);
 	}
-	hb_printf(&b,
+	http_buf_printf(&b,
 	    "# HELP fnwm_workers Workers by state.\n"
 	    "# TYPE fnwm_workers gauge\n");
 	for (i = 0; i < FNWM_WS_MAX; i++)
-		hb_printf(&b, "fnwm_workers{state=\"%s\"} %zu\n",
+		http_buf_printf(&b, "fnwm_workers{state=\"%s\"} %zu\n",
 		    fnwm_worker_state_name(i), mc.by_state[i]);
-	hb_printf(&b, "fnwm_workers{state=\"unresponsive\"} %zu\n",
+	http_buf_printf(&b, "fnwm_workers{state=\"unresponsive\"} %zu\n",
 	    mc.unresponsive);
-	metrics_hub(&b);
-	hb_printf(&b,
+	http_metrics_hub(&b);
+	http_buf_printf(&b,
 	    "# HELP fnwm_master_resident_bytes Resident memory of "
 	    "the master.\n# TYPE fnwm_master_resident_bytes gauge\n"
 	    "fnwm_master_resident_bytes %ld\n",
 	    http_rss_bytes());
-	hb_printf(&b,
+	http_buf_printf(&b,
 	    "# HELP fnwm_last_status_change_timestamp_seconds "
 	    "When the worker lists last changed.\n"
 	    "# TYPE fnwm_last_status_change_timestamp_seconds "
 	    "gauge\nfnwm_last_status_change_timestamp_seconds %.3f\n",
 	    registry_last_change());
-	hb_printf(&b,
+	http_buf_printf(&b,
 	    "# HELP fnwm_steps_running Virtual environment steps running "
 	    "now.\n# TYPE fnwm_steps_running gauge\nfnwm_steps_running %d\n",
 	    venv_steps_running());

@@ -23,14 +23,14 @@
 #include "xmalloc.h"
 #include "master.h"
 
-static const char *const nw_known[] = { "name", "uuid", "workertype", "in_venv",
-	"reference", "copyLib", "copyNS", NULL };
-static const char *const nw_reserved[] = { "type", "env_path", "pid",
-	"update_on_startup", "worker_dependencies", NULL };
+static const char *const ws_cmd_new_worker_known[] = { "name", "uuid",
+	"workertype", "in_venv", "reference", "copyLib", "copyNS", NULL };
+static const char *const ws_cmd_new_worker_reserved[] = { "type", "env_path",
+	"pid", "update_on_startup", "worker_dependencies", NULL };
 
 /* FuncNodes' uuid shapes: <slug(name)[:16]>_<16 hex>, or 32 hex. */
 static void
-nw_make_uuid(const char *name, char *out, size_t outsz)
+ws_cmd_new_worker_make_uuid(const char *name, char *out, size_t outsz)
 {
 	unsigned char rnd[16];
 	char hex[33], slug[17];
@@ -62,7 +62,8 @@ nw_make_uuid(const char *name, char *out, size_t outsz)
 }
 
 static int
-nw_get_string(json_object *kw, const char *key, const char **out, char **err)
+ws_cmd_new_worker_get_string(json_object *kw, const char *key, const char **out,
+    char **err)
 {
 	json_object *v;
 
@@ -79,7 +80,8 @@ nw_get_string(json_object *kw, const char *key, const char **out, char **err)
 }
 
 static int
-nw_get_bool(json_object *kw, const char *key, int dflt, int *out, char **err)
+ws_cmd_new_worker_get_bool(json_object *kw, const char *key, int dflt, int *out,
+    char **err)
 {
 	json_object *v;
 
@@ -96,7 +98,7 @@ nw_get_bool(json_object *kw, const char *key, int dflt, int *out, char **err)
 }
 
 static int
-nw_in_list(const char *const *list, const char *key)
+ws_cmd_new_worker_in_list(const char *const *list, const char *key)
 {
 	for (; *list != NULL; list++)
 		if (strcmp(*list, key) == 0)
@@ -109,7 +111,7 @@ nw_in_list(const char *const *list, const char *key)
  * and written through directory fds, no symlink followed.
  */
 static int
-nw_copy_nodespace(const char *ref, const char *dir, char **err)
+ws_cmd_new_worker_copy_nodespace(const char *ref, const char *dir, char **err)
 {
 	char *src, *buf;
 	json_object *ns = NULL;
@@ -162,7 +164,7 @@ out:
  * fnwm.allow_direct_references is true, options never.
  */
 static int
-nw_check_deps(json_object *deps, char **err)
+ws_cmd_new_worker_check_deps(json_object *deps, char **err)
 {
 	json_object *pkg, *ver;
 	const char *v;
@@ -222,11 +224,12 @@ nw_check_deps(json_object *deps, char **err)
 
 /* One kwarg not taken by new_worker itself: checked, then kept in o. */
 static int
-nw_take_kwarg(json_object *o, const char *key, json_object *val, char **err)
+ws_cmd_new_worker_take_kwarg(json_object *o, const char *key, json_object *val,
+    char **err)
 {
-	if (nw_in_list(nw_known, key))
+	if (ws_cmd_new_worker_in_list(ws_cmd_new_worker_known, key))
 		return (0);
-	if (nw_in_list(nw_reserved, key)) {
+	if (ws_cmd_new_worker_in_list(ws_cmd_new_worker_reserved, key)) {
 		*err = xasprintf("new_worker: %s cannot be set", key);
 		return (-1);
 	}
@@ -254,15 +257,15 @@ nw_take_kwarg(json_object *o, const char *key, json_object *val, char **err)
 		return (-1);
 	}
 	if (strcmp(key, "package_dependencies") == 0 &&
-	    nw_check_deps(val, err) == -1)
+	    ws_cmd_new_worker_check_deps(val, err) == -1)
 		return (-1);
 	json_object_object_add(o, key, json_object_get(val));
 	return (0);
 }
 
 static json_object *
-nw_build(json_object *kw, const char *uuid, const char *name, const char *wtype,
-    char **err)
+ws_cmd_new_worker_build(json_object *kw, const char *uuid, const char *name,
+    const char *wtype, char **err)
 {
 	json_object *o = json_object_new_object(), *uos;
 	const char *host = getenv("FUNCNODES_HOST");
@@ -297,7 +300,8 @@ nw_build(json_object *kw, const char *uuid, const char *name, const char *wtype,
 	/* Other kwargs end up in the JSON, as FuncNodes' constructor does. */
 	if (kw != NULL) {
 		json_object_object_foreach(kw, key, val) {
-			if (nw_take_kwarg(o, key, val, err) == -1) {
+			if (ws_cmd_new_worker_take_kwarg(o, key, val, err) ==
+			    -1) {
 				json_object_put(o);
 				return (NULL);
 			}
@@ -307,24 +311,26 @@ nw_build(json_object *kw, const char *uuid, const char *name, const char *wtype,
 }
 
 /* new_worker's own kwargs, read and checked. */
-struct nw_args {
+struct ws_cmd_new_worker_args {
 	const char *name, *want, *wtype, *ref;
 	int in_venv, copylib, copyns;
 };
 
 /* Reads the kwargs and picks the uuid; -1 with *err when refused. */
 static int
-nw_parse(json_object *kw, struct nw_args *a, char *uuid, size_t uuidsz,
-    char **err)
+ws_cmd_new_worker_parse(json_object *kw, struct ws_cmd_new_worker_args *a,
+    char *uuid, size_t uuidsz, char **err)
 {
-	if (nw_get_string(kw, "name", &a->name, err) == -1 ||
-	    nw_get_string(kw, "uuid", &a->want, err) == -1 ||
-	    nw_get_string(kw, "workertype", &a->wtype, err) == -1 ||
-	    nw_get_string(kw, "reference", &a->ref, err) == -1 ||
-	    nw_get_bool(kw, "in_venv", ws_cmd_config()->in_venv_default,
-	        &a->in_venv, err) == -1 ||
-	    nw_get_bool(kw, "copyLib", 0, &a->copylib, err) == -1 ||
-	    nw_get_bool(kw, "copyNS", 0, &a->copyns, err) == -1)
+	if (ws_cmd_new_worker_get_string(kw, "name", &a->name, err) == -1 ||
+	    ws_cmd_new_worker_get_string(kw, "uuid", &a->want, err) == -1 ||
+	    ws_cmd_new_worker_get_string(kw, "workertype", &a->wtype, err) ==
+	        -1 ||
+	    ws_cmd_new_worker_get_string(kw, "reference", &a->ref, err) == -1 ||
+	    ws_cmd_new_worker_get_bool(kw, "in_venv",
+	        ws_cmd_config()->in_venv_default, &a->in_venv, err) == -1 ||
+	    ws_cmd_new_worker_get_bool(kw, "copyLib", 0, &a->copylib, err) ==
+	        -1 ||
+	    ws_cmd_new_worker_get_bool(kw, "copyNS", 0, &a->copyns, err) == -1)
 		return (-1);
 	if (a->wtype == NULL)
 		a->wtype = "WSWorker";
@@ -349,7 +355,7 @@ nw_parse(json_object *kw, struct nw_args *a, char *uuid, size_t uuidsz,
 		}
 		snprintf(uuid, uuidsz, "%s", a->want);
 	} else
-		nw_make_uuid(a->name, uuid, uuidsz);
+		ws_cmd_new_worker_make_uuid(a->name, uuid, uuidsz);
 	if (a->ref != NULL && !fnwm_worker_id_valid(a->ref, strlen(a->ref))) {
 		*err = xstrdup("new_worker: invalid reference");
 		return (-1);
@@ -359,8 +365,8 @@ nw_parse(json_object *kw, struct nw_args *a, char *uuid, size_t uuidsz,
 
 /* What new_worker takes from its reference worker into o and dir. */
 static int
-nw_from_reference(const struct nw_args *a, json_object *o, const char *dir,
-    char **err)
+ws_cmd_new_worker_from_reference(const struct ws_cmd_new_worker_args *a,
+    json_object *o, const char *dir, char **err)
 {
 	json_object *refentry, *deps;
 
@@ -374,12 +380,13 @@ nw_from_reference(const struct nw_args *a, json_object *o, const char *dir,
 	if (a->copylib &&
 	    json_object_object_get_ex(refentry, "package_dependencies",
 	        &deps)) {
-		if (nw_check_deps(deps, err) == -1)
+		if (ws_cmd_new_worker_check_deps(deps, err) == -1)
 			return (-1);
 		json_object_object_add(o, "package_dependencies",
 		    json_object_get(deps));
 	}
-	if (a->copyns && nw_copy_nodespace(a->ref, dir, err) == -1)
+	if (a->copyns &&
+	    ws_cmd_new_worker_copy_nodespace(a->ref, dir, err) == -1)
 		return (-1);
 	return (0);
 }
@@ -389,17 +396,17 @@ nw_from_reference(const struct nw_args *a, json_object *o, const char *dir,
  * it over (in a venv), -1 with *err when refused; nothing stays behind.
  */
 static int
-nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
-    size_t uuidsz)
+ws_cmd_new_worker_create(struct ws_client *c, json_object *kw, char **err,
+    char *uuid, size_t uuidsz)
 {
-	struct nw_args a;
+	struct ws_cmd_new_worker_args a;
 	json_object *o = NULL;
 	char *path = NULL, *dir = NULL;
 	const char *s;
 	int made_dir = 0, rc = -1;
 	struct stat st;
 
-	if (nw_parse(kw, &a, uuid, uuidsz, err) == -1)
+	if (ws_cmd_new_worker_parse(kw, &a, uuid, uuidsz, err) == -1)
 		return (-1);
 	if (registry_count() >= ws_cmd_config()->max_workers) {
 		limits_hit(LIMIT_MAX_WORKERS, "new_worker refused: %zu workers",
@@ -415,7 +422,8 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 		*err = xasprintf("new_worker: worker %s already exists", uuid);
 		goto out;
 	}
-	if ((o = nw_build(kw, uuid, a.name, a.wtype, err)) == NULL)
+	if ((o = ws_cmd_new_worker_build(kw, uuid, a.name, a.wtype, err)) ==
+	    NULL)
 		goto out;
 	dir = launch_data_dir(ws_cmd_config(), uuid, o);
 	/* Beneath its root, through fds: no symlink on the way. */
@@ -426,7 +434,8 @@ nw_create(struct ws_client *c, json_object *kw, char **err, char *uuid,
 		    xasprintf("new_worker: mkdir %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	if (a.ref != NULL && nw_from_reference(&a, o, dir, err) == -1)
+	if (a.ref != NULL &&
+	    ws_cmd_new_worker_from_reference(&a, o, dir, err) == -1)
 		goto out;
 	if (a.in_venv) {
 		/* The venv takes minutes: an operation, the JSON comes last. */
@@ -484,7 +493,7 @@ ws_cmd_new_worker_exec(struct ws_client *c, json_object *msg)
 			return;
 		}
 	}
-	switch (nw_create(c, kw, &err, uuid, sizeof uuid)) {
+	switch (ws_cmd_new_worker_create(c, kw, &err, uuid, sizeof uuid)) {
 	case 1:
 		return; /* a creation operation reports from now on */
 	case 0:

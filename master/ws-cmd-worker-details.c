@@ -15,7 +15,8 @@
 
 /* Autostart and liveness timeout, as the worker's JSON and config say. */
 static void
-details_supervision(json_object *o, const char *uuid, json_object *entry)
+ws_cmd_worker_details_supervision(json_object *o, const char *uuid,
+    json_object *entry)
 {
 	double liveness;
 	int autostart;
@@ -34,14 +35,14 @@ details_supervision(json_object *o, const char *uuid, json_object *entry)
 	    json_object_new_double(liveness));
 }
 
-struct details_req {
+struct ws_cmd_worker_details_req {
 	json_object *list;
 	int history; /* the exits themselves, not only their totals */
 };
 
 /* The last exits, oldest first, and the totals by reason. */
 static void
-details_history(json_object *o, const char *uuid, int with_exits)
+ws_cmd_worker_details_history(json_object *o, const char *uuid, int with_exits)
 {
 	json_object *list = json_object_new_array(), *e, *totals;
 	const struct fnwm_exit_rec *r;
@@ -82,9 +83,9 @@ details_history(json_object *o, const char *uuid, int with_exits)
 }
 
 static void
-details_one(const char *uuid, void *arg)
+ws_cmd_worker_details_one(const char *uuid, void *arg)
 {
-	struct details_req *req = arg;
+	struct ws_cmd_worker_details_req *req = arg;
 	json_object *list = req->list, *o = json_object_new_object(), *entry,
 	            *v;
 	struct monitor *m = monitors_find(uuid);
@@ -135,15 +136,15 @@ details_one(const char *uuid, void *arg)
 		        m->unresponsive_at - ev_now(EV_DEFAULT) + ev_time()));
 	}
 	json_object_object_add(o, "state", json_object_new_string(state));
-	details_supervision(o, uuid, entry);
-	details_history(o, uuid, req->history);
+	ws_cmd_worker_details_supervision(o, uuid, entry);
+	ws_cmd_worker_details_history(o, uuid, req->history);
 	json_object_array_add(list, o);
 }
 
 static void
 ws_cmd_worker_details_exec(struct ws_client *c, json_object *msg)
 {
-	struct details_req req;
+	struct ws_cmd_worker_details_req req;
 	json_object *o, *list, *v;
 	const char *id = NULL;
 
@@ -165,9 +166,9 @@ ws_cmd_worker_details_exec(struct ws_client *c, json_object *msg)
 	list = json_object_new_array();
 	req.list = list;
 	if (id != NULL)
-		details_one(id, &req);
+		ws_cmd_worker_details_one(id, &req);
 	else
-		registry_each(details_one, &req);
+		registry_each(ws_cmd_worker_details_one, &req);
 	json_object_object_add(o, "type",
 	    json_object_new_string("worker_details"));
 	json_object_object_add(o, "workers", list);
