@@ -19,7 +19,8 @@
 #include "xmalloc.h"
 #include "master.h"
 
-void
+/* Adds a step; argv is NULL-terminated and copied. */
+static void
 venv_add_step(struct op *op, const char *label, double progress,
     int best_effort, const char *failure, const char *cwd,
     const char *const *argv)
@@ -102,7 +103,8 @@ venv_acquire(struct op *op)
 	return (0);
 }
 
-void
+/* Gives back the op's step slot and leaves the queue (op ends). */
+static void
 venv_release(struct op *op)
 {
 	struct op *next;

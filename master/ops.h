@@ -102,13 +102,7 @@ void ops_submit_create(const char *uuid, uint64_t client, json_object *json,
 /* ops-venv.c: the steps of venvs and upgrades */
 /* The configuration the steps follow (uv, pythons, limits); by ops_init. */
 void venv_init(const struct fnwm_config *);
-/* Adds a step; argv is NULL-terminated and copied. */
-void
-venv_add_step(struct op *, const char *label, double progress, int best_effort,
-    const char *failure, const char *cwd, const char *const *argv);
 void venv_free_steps(struct op *);
-/* Gives back the op's step slot and leaves the queue (op ends). */
-void venv_release(struct op *);
 /* Steps running now, across all workers (for /metrics). */
 int venv_steps_running(void);
 /* The steps creating dir/.venv with funcnodes in it. */
