@@ -12,7 +12,7 @@
 #define JSON_MAX_DEPTH 16
 
 static int
-json_finite(json_object *o, int depth)
+jsonparse_finite(json_object *o, int depth)
 {
 	if (depth > JSON_MAX_DEPTH)
 		return (0);
@@ -23,7 +23,7 @@ json_finite(json_object *o, int depth)
 		size_t i, n = json_object_array_length(o);
 
 		for (i = 0; i < n; i++)
-			if (!json_finite(json_object_array_get_idx(o, i),
+			if (!jsonparse_finite(json_object_array_get_idx(o, i),
 			        depth + 1))
 				return (0);
 		return (1);
@@ -31,7 +31,7 @@ json_finite(json_object *o, int depth)
 	case json_type_object: {
 		json_object_object_foreach(o, k, v) {
 			(void)k;
-			if (!json_finite(v, depth + 1))
+			if (!jsonparse_finite(v, depth + 1))
 				return (0);
 		}
 		return (1);
@@ -93,7 +93,7 @@ fnwm_json_parse(const char *text, size_t len, const char **err)
 			}
 		}
 	}
-	if (!json_finite(o, 0)) {
+	if (!jsonparse_finite(o, 0)) {
 		*err = "non-finite number in JSON text";
 		json_object_put(o);
 		return (NULL);

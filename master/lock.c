@@ -106,7 +106,7 @@ lock_manager(const char *config_dir, int *fdp, int *takeover, char **cause)
 }
 
 void
-unlock_manager(const char *config_dir, int fd)
+lock_release(const char *config_dir, int fd)
 {
 	/*
 	 * Truncate rather than unlink: unlinking would let a new manager

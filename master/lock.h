@@ -8,6 +8,6 @@
 /* lock.c */
 /* Takes the manager lock of the config dir; 0, or -1 with a cause. */
 int lock_manager(const char *config_dir, int *fdp, int *takeover, char **cause);
-void unlock_manager(const char *config_dir, int fd);
+void lock_release(const char *config_dir, int fd);
 
 #endif

@@ -354,7 +354,7 @@ serve_prepare(const struct fnwm_args *args, int *lockfd, int *takeover)
 	}
 	if (rc != 0) {
 		if (*lockfd != -1)
-			unlock_manager(cfg.config_dir, *lockfd);
+			lock_release(cfg.config_dir, *lockfd);
 		config_free(&cfg);
 	}
 	return (rc);
@@ -427,7 +427,7 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 		return (rc);
 	master_args = *args;
 	if ((rc = serve_start(takeover)) != 0) {
-		unlock_manager(cfg.config_dir, lockfd);
+		lock_release(cfg.config_dir, lockfd);
 		config_free(&cfg);
 		return (rc);
 	}
@@ -443,7 +443,7 @@ cmd_startworkermanager(int argc, char **argv, struct fnwm_args *args)
 	ev_run(loop, 0);
 
 	ev_loop_destroy(loop);
-	unlock_manager(cfg.config_dir, lockfd);
+	lock_release(cfg.config_dir, lockfd);
 	log_info("stopped");
 	config_free(&cfg);
 	/* Frees the format string json-c keeps (a clean valgrind report). */
