@@ -196,6 +196,20 @@ venv_plan_package(struct op *op, const char *datadir, const char *venv,
 	free(failure);
 }
 
+/* venv's python -m venv, then pip adds funcnodes (the steps without uv). */
+static void
+venv_add_pip_venv(struct op *op, const char *datadir, const char *venv,
+    const char *py, double made)
+{
+	const char *mk[] = { venv_cfg->venv_python, "-m", "venv", venv, NULL };
+	const char *pip[] = { py, "-m", "pip", "install", "--upgrade", "--",
+		"funcnodes", NULL };
+
+	venv_add_step(op, "Making virtual environment.", made, 0, NULL, datadir,
+	    mk);
+	venv_add_step(op, "Adding funcnodes", 0.5, 0, NULL, datadir, pip);
+}
+
 void
 venv_plan_create(struct op *op, const char *datadir, int broadcast)
 {
@@ -233,15 +247,7 @@ venv_plan_create(struct op *op, const char *datadir, int broadcast)
 			venv_add_step(op, NULL, 0.5, 0, NULL, datadir, sync);
 		}
 	} else {
-		const char *mk[] = { venv_cfg->venv_python, "-m", "venv", venv,
-			NULL };
-		const char *pip[] = { py, "-m", "pip", "install", "--upgrade",
-			"--", "funcnodes", NULL };
-
-		venv_add_step(op, "Making virtual environment.", 0.1, 0, NULL,
-		    datadir, mk);
-		venv_add_step(op, "Adding funcnodes", 0.5, 0, NULL, datadir,
-		    pip);
+		venv_add_pip_venv(op, datadir, venv, py, 0.1);
 	}
 	free(venv);
 	free(pyproject);
@@ -379,15 +385,8 @@ venv_plan_repair(struct op *op, json_object *entry, const char *datadir)
 		    0, NULL, datadir, sync);
 	} else {
 		char *py = xasprintf("%s/bin/python", venv);
-		const char *mk[] = { venv_cfg->venv_python, "-m", "venv", venv,
-			NULL };
-		const char *pip[] = { py, "-m", "pip", "install", "--upgrade",
-			"--", "funcnodes", NULL };
 
-		venv_add_step(op, "Making virtual environment.", 0.4, 0, NULL,
-		    datadir, mk);
-		venv_add_step(op, "Adding funcnodes", 0.5, 0, NULL, datadir,
-		    pip);
+		venv_add_pip_venv(op, datadir, venv, py, 0.4);
 		free(py);
 		venv_each_dep(entry, venv_install_dep, op, datadir, venv);
 	}
