@@ -48,11 +48,19 @@ create_begin(struct op *op)
 	char *dir, *cause = NULL;
 	int next;
 
-	m->want_up = 0;
 	if (registry_json_exists(m->uuid)) {
-		op->made_dir = 0;
-		return (create_failed(op, "it already exists"));
+		/*
+		 * Another worker's (two creations of one uuid): its monitor,
+		 * its files and its data dir are not this operation's.
+		 */
+		ops_error(op,
+		    "new_worker: could not create worker %s: it "
+		    "already exists",
+		    m->uuid);
+		op_reset(op);
+		return (OP_END);
 	}
+	m->want_up = 0;
 	if (monitors_start_entry(m, op->json, &cause) == -1) {
 		next = create_failed(op, cause);
 		free(cause);

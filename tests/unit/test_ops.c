@@ -413,6 +413,31 @@ test_create_failed_step_cleans_up(void **state)
 	assert_null(fake_head());
 }
 
+/* Two creations of one uuid: the second touches nothing of the first. */
+static void
+test_create_of_an_existing_worker_touches_nothing(void **state)
+{
+	json_object *o = json_object_new_object();
+
+	fake_file(".json", "{}");
+	fake_file(".lock", "");
+	fake_file(".status", "state=running\n");
+	fake.mon.want_up = 1;
+	fake.json_exists = 1;
+	ops_submit_create(FAKE_UUID, FAKE_CLIENT, o, 0);
+	fake_run();
+	assert_saw("error:new_worker: could not create worker w1: it already "
+	           "exists");
+	assert_int_equal(fake.ncmds, 0);
+	assert_int_equal(fake.starts, 0);
+	assert_true(fake.mon.want_up);
+	assert_true(fake_file_exists(".json"));
+	assert_true(fake_file_exists(".lock"));
+	assert_true(fake_file_exists(".status"));
+	assert_int_equal(fake.rm_dirs, 0);
+	assert_null(fake_head());
+}
+
 static void
 test_create_preempted_by_delete(void **state)
 {
@@ -530,6 +555,7 @@ main(void)
 		T(test_delete_keeps_what_it_cannot_stop),
 		T(test_create_writes_the_json_last),
 		T(test_create_failed_step_cleans_up),
+		T(test_create_of_an_existing_worker_touches_nothing),
 		T(test_create_preempted_by_delete),
 		T(test_repair_recreates_the_venv),
 		T(test_repair_failures),
