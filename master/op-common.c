@@ -164,6 +164,13 @@ op_worker_orphaned(const struct monitor *m)
 	    (registry_live_pid(m->uuid) > 0 || monitors_worker_alive(m->uuid)));
 }
 
+int
+op_worker_running(const struct monitor *m)
+{
+	return (m->pid > 0 || registry_live_pid(m->uuid) > 0 ||
+	    monitors_worker_alive(m->uuid));
+}
+
 static int
 stopping_ask(struct op *op)
 {

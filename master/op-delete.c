@@ -26,12 +26,6 @@ enum delete_phase {
 };
 
 static int
-delete_running(const struct monitor *m)
-{
-	return (m->pid > 0 || registry_live_pid(m->uuid) > 0);
-}
-
-static int
 delete_begin(struct op *op)
 {
 	struct monitor *m = op->mon;
@@ -43,7 +37,7 @@ delete_begin(struct op *op)
 	}
 	ops_progress(op, "Deleting worker...", 0.1, 1);
 	m->want_up = 0;
-	if (!delete_running(m))
+	if (!op_worker_running(m))
 		return (DELETE_REMOVE);
 	ops_progress(op, "Stopping worker.", 0.1, 1);
 	op_stopping_begin(op);
@@ -59,7 +53,7 @@ delete_stopping(struct op *op)
 		return (DELETE_STOPPING);
 	op_reset(op);
 	registry_refresh_now(m->uuid);
-	if (delete_running(m)) {
+	if (op_worker_running(m)) {
 		ops_error(op, "Could not stop worker %s; not deleted", m->uuid);
 		op_reset(op);
 		return (OP_END);

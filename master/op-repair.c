@@ -50,6 +50,16 @@ repair_stopping(struct op *op)
 
 	if (!op_stopping(op))
 		return (REPAIR_STOPPING);
+	registry_refresh_now(m->uuid);
+	if (op_worker_running(m)) {
+		/* Its venv is not replaced under a running worker. */
+		ops_error(op,
+		    "could not repair worker %s: it could not be "
+		    "stopped",
+		    m->uuid);
+		op_reset(op);
+		return (OP_END);
+	}
 	if (monitors_start(m, &cause) == -1) {
 		ops_error(op, "could not repair worker %s: %s", m->uuid, cause);
 		free(cause);

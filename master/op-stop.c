@@ -4,7 +4,8 @@
  * KILL; op-common.c's stopping) and leave it down: a .status that would
  * make a new master start it again is made to say down.
  *
- *   begin --(known)--> stopping --(gone, or given up)--> end
+ *   begin --(known)--> stopping --(gone)--> end
+ *   stopping --(still running)--> end (error, .status kept)
  */
 #include "master.h"
 #include "op.h"
@@ -38,8 +39,14 @@ stop_stopping(struct op *op)
 
 	if (!op_stopping(op))
 		return (STOP_STOPPING);
-	if (m->pid <= 0)
-		monitors_forget_status(m->uuid);
+	registry_refresh_now(m->uuid);
+	if (op_worker_running(m)) {
+		/* Given up on: its status is kept while it may live. */
+		ops_error(op, "Could not stop worker %s", m->uuid);
+		op_reset(op);
+		return (OP_END);
+	}
+	monitors_forget_status(m->uuid);
 	registry_refresh_now(m->uuid);
 	op_reset(op);
 	return (OP_END);

@@ -72,6 +72,8 @@ void op_send_ws_stop(struct op *);
  */
 void op_stopping_begin(struct op *);
 int op_stopping(struct op *);
+/* Whether the worker, or a monitor of it, still runs after a stopping. */
+int op_worker_running(const struct monitor *);
 
 /*
  * Waiting for the worker to answer (activate, restart): progress relays

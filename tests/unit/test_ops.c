@@ -219,6 +219,7 @@ test_stop_escalates_to_kill(void **state)
 	fake_expire();
 	/* Given up on: its status is not forgotten while it may live. */
 	assert_int_equal(fake.forgets, 0);
+	assert_saw("error:Could not stop worker w1");
 	assert_done();
 }
 
@@ -244,6 +245,25 @@ test_stop_monitor_dies_mid_stop(void **state)
 	fake.live_pid = 0;
 	fake_kick();
 	assert_int_equal(fake.forgets, 1);
+	assert_done();
+}
+
+/* Every monitor dies and the worker lives on: the stop says so. */
+static void
+test_stop_monitors_keep_dying(void **state)
+{
+	fake.mon.pid = 300;
+	fake.live_pid = 1234;
+	submit(OP_STOP);
+	fake_monitor_gone();
+	fake_monitor_gone();
+	fake_monitor_gone();
+	fake_monitor_gone();
+	assert_int_equal(fake.starts, 3);
+	assert_non_null(fake_head());
+	fake_expire();
+	assert_saw("error:Could not stop worker w1");
+	assert_int_equal(fake.forgets, 0);
 	assert_done();
 }
 
@@ -547,6 +567,7 @@ main(void)
 		T(test_activate_upgrades_then_starts),
 		T(test_stop_escalates_to_kill),
 		T(test_stop_monitor_dies_mid_stop),
+		T(test_stop_monitors_keep_dying),
 		T(test_stop_not_running_and_unknown),
 		T(test_restart_new_pid_then_hands_over),
 		T(test_restart_asks_the_replacement_again),
