@@ -13,12 +13,12 @@
 #include "log.h"
 #include "master.h"
 
-static struct ev_loop *lv_loop;
-static const struct fnwm_config *lv_cfg;
+static struct ev_loop *liveness_loop;
+static const struct fnwm_config *liveness_cfg;
 
 /* The state shown and broadcast changed. */
 static void
-lv_changed(struct monitor *m)
+liveness_changed(struct monitor *m)
 {
 	monitors_broadcast_event(m, &m->st,
 	    m->unresponsive ? "unresponsive"
@@ -29,7 +29,7 @@ lv_changed(struct monitor *m)
 }
 
 static void
-lv_clear(struct monitor *m)
+liveness_clear(struct monitor *m)
 {
 	int was = m->unresponsive;
 
@@ -37,34 +37,34 @@ lv_clear(struct monitor *m)
 	m->unresponsive = 0;
 	m->liveness_sent = 0;
 	if (was)
-		lv_changed(m);
+		liveness_changed(m);
 }
 
 static void
-lv_judge(struct monitor *m)
+liveness_judge(struct monitor *m)
 {
-	double now = ev_now(lv_loop), timeout;
+	double now = ev_now(liveness_loop), timeout;
 	int autostart;
 	char *cause = NULL;
 
 	if (m->pid <= 0 || !monitors_reported(m) || m->st.pid <= 0 ||
 	    (m->st.state != FNWM_WS_STARTING &&
 	        m->st.state != FNWM_WS_RUNNING)) {
-		lv_clear(m);
+		liveness_clear(m);
 		return;
 	}
-	if (launch_supervision(lv_cfg, registry_entry(m->uuid), &timeout,
+	if (launch_supervision(liveness_cfg, registry_entry(m->uuid), &timeout,
 	        &autostart, &cause) == -1) {
 		free(cause);
-		timeout = lv_cfg->liveness_timeout;
+		timeout = liveness_cfg->liveness_timeout;
 	}
 	if (timeout <= 0) {
-		lv_clear(m);
+		liveness_clear(m);
 		return;
 	}
 	if (m->st.pid != m->live_pid) {
 		/* A new process: it gets a whole timeout to answer. */
-		lv_clear(m);
+		liveness_clear(m);
 		m->live_pid = m->st.pid;
 		m->answered = now;
 	}
@@ -74,7 +74,7 @@ lv_judge(struct monitor *m)
 			log_info("worker %s: answers again: running", m->uuid);
 			m->unresponsive = 0;
 			m->liveness_sent = 0;
-			lv_changed(m);
+			liveness_changed(m);
 		}
 		return;
 	}
@@ -86,7 +86,7 @@ lv_judge(struct monitor *m)
 		    m->uuid, now - m->answered);
 		m->unresponsive = 1;
 		m->unresponsive_at = now;
-		lv_changed(m);
+		liveness_changed(m);
 		return;
 	}
 	/* An operation on it (a start still waiting, a stop) comes first. */
@@ -106,7 +106,7 @@ liveness_probed(const char *uuid)
 	struct monitor *m = monitors_find(uuid);
 
 	if (m != NULL)
-		lv_judge(m);
+		liveness_judge(m);
 }
 
 void
@@ -115,7 +115,7 @@ liveness_tick(void)
 	struct monitor *m;
 
 	TAILQ_FOREACH(m, monitors_list(), entry)
-		lv_judge(m);
+		liveness_judge(m);
 }
 
 int
@@ -129,6 +129,6 @@ liveness_unresponsive(const char *uuid)
 void
 liveness_init(struct ev_loop *loop, const struct fnwm_config *cfg)
 {
-	lv_loop = loop;
-	lv_cfg = cfg;
+	liveness_loop = loop;
+	liveness_cfg = cfg;
 }

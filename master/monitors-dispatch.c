@@ -123,10 +123,10 @@ monitors_announce(struct monitor *m)
 	const struct fnwm_state_msg *st = &m->st;
 
 	log_info("worker %s: %s%s, pid %d, %u restarts", m->uuid,
-	    monitors_state_name(st->state),
+	    fnwm_worker_state_name(st->state),
 	    st->flags & FNWM_STATE_ADOPTED ? " (adopted)" : "", st->pid,
 	    st->restarts);
-	monitors_broadcast_event(m, st, monitors_state_name(st->state));
+	monitors_broadcast_event(m, st, fnwm_worker_state_name(st->state));
 	notify_status();
 	registry_refresh_now(m->uuid);
 }

@@ -39,12 +39,6 @@ monitors_exit_json(int32_t last_exit)
 	return (e);
 }
 
-const char *
-monitors_state_name(unsigned state)
-{
-	return (fnwm_worker_state_name(state));
-}
-
 struct monitor *
 monitors_find(const char *uuid)
 {

@@ -85,7 +85,6 @@ size_t monitors_running(void);
 /* Frees idle records later. */
 void monitors_gc(void);
 void monitors_free_all(void);
-const char *monitors_state_name(unsigned state);
 /* {"code": n|null, "signal": n|null} of a last_exit, NULL when none. */
 json_object *monitors_exit_json(int32_t last_exit);
 void monitors_broadcast_event(const struct monitor *m,

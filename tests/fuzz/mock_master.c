@@ -184,12 +184,6 @@ monitors_find(const char *uuid)
 	return (mock_index(uuid) == 0 ? &mock_monitor : NULL);
 }
 
-const char *
-monitors_state_name(unsigned state)
-{
-	return (fnwm_worker_state_name(state));
-}
-
 json_object *
 monitors_exit_json(int32_t last_exit)
 {
