@@ -235,7 +235,8 @@ master_wire_hooks(void)
 
 	shutdown_set_handler(master_leave);
 	hub_set_handlers(&hub);
-	(void)hub_on_client_gone(logs_client_gone);
+	if (hub_on_client_gone(logs_client_gone) == -1)
+		fatalx("hub: no room for another client-gone listener");
 	registry_on_ready(ws_cmd_status_ready);
 	registry_on_change(ops_kick);
 	monitors_on_news(ops_kick);
