@@ -61,6 +61,17 @@ registry_parse_name(const char *name, char *uuid, size_t uuidsz)
 	return (1);
 }
 
+/* w is read again once the debounce time has passed without news. */
+static void
+registry_refresh_soon(struct worker *w)
+{
+	registry_mark_dirty(w);
+	if (!ev_is_active(&registry_debounce)) {
+		ev_timer_set(&registry_debounce, registry_cfg->debounce, 0);
+		ev_timer_start(registry_loop, &registry_debounce);
+	}
+}
+
 void
 registry_file_event(const char *name)
 {
@@ -92,11 +103,7 @@ registry_file_event(const char *name)
 		registry_pump();
 		return;
 	}
-	registry_mark_dirty(w);
-	if (!ev_is_active(&registry_debounce)) {
-		ev_timer_set(&registry_debounce, registry_cfg->debounce, 0);
-		ev_timer_start(registry_loop, &registry_debounce);
-	}
+	registry_refresh_soon(w);
 }
 
 void
@@ -104,13 +111,8 @@ registry_touch(const char *uuid)
 {
 	struct worker *w = registry_find(uuid);
 
-	if (w == NULL)
-		return;
-	registry_mark_dirty(w);
-	if (!ev_is_active(&registry_debounce)) {
-		ev_timer_set(&registry_debounce, registry_cfg->debounce, 0);
-		ev_timer_start(registry_loop, &registry_debounce);
-	}
+	if (w != NULL)
+		registry_refresh_soon(w);
 }
 
 void
