@@ -19,6 +19,8 @@ struct cli_args {
 	int not_in_venv, copy_lib, copy_ns, start;
 	/* worker list, worker logs, stop */
 	int full, json, follow, lines, keep_workers;
+	/* url: the dashboard's page instead of the WebSocket */
+	int dashboard;
 	/* py: its own arguments */
 	char **rest;
 	int nrest;

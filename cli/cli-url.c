@@ -88,14 +88,18 @@ bad:
 	return (-1);
 }
 
-/* The URL a browser elsewhere uses, with the token: no manager asked. */
+/*
+ * The URL a browser elsewhere uses, with the token: the hub's WebSocket
+ * (the FuncNodes UI's worker manager URL) or, with --dashboard, the
+ * dashboard's page on the same port. No manager is asked.
+ */
 int
 cli_url(struct cli *cli, const struct cli_cmd *e, struct cli_args *a)
 {
+	const char *scheme;
 	char host[256], tok[320];
 
 	(void)e;
-	(void)a;
 	if (token_read_text(cli->cfg.token_file, tok, sizeof tok) == -1) {
 		cli_err("cannot read the token %s: %s%s", cli->cfg.token_file,
 		    strerror(errno),
@@ -111,8 +115,11 @@ cli_url(struct cli *cli, const struct cli_cmd *e, struct cli_args *a)
 		host[sizeof host - 1] = '\0'; /* a wildcard: our name */
 	else
 		snprintf(host, sizeof host, "%s", cli->host);
-	printf("%s://%s%s%s:%d/?token=%s\n",
-	    cli->cfg.tls_cert != NULL ? "wss" : "ws",
+	if (a->dashboard)
+		scheme = cli->cfg.tls_cert != NULL ? "https" : "http";
+	else
+		scheme = cli->cfg.tls_cert != NULL ? "wss" : "ws";
+	printf("%s://%s%s%s:%d/?token=%s\n", scheme,
 	    strchr(host, ':') != NULL ? "[" : "", host,
 	    strchr(host, ':') != NULL ? "]" : "", cli->port, tok);
 	explicit_bzero(tok, sizeof tok);

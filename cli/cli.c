@@ -40,6 +40,12 @@ static const struct cli_opt cli_stop_opts[] = {
 	CLI_OPT_END,
 };
 
+static const struct cli_opt cli_url_opts[] = {
+	CLI_FLAG("help", 'h', help),
+	CLI_FLAG("dashboard", 0, dashboard),
+	CLI_OPT_END,
+};
+
 static const char cli_ask_help[] = "is a manager there, and which";
 
 /* Reading this table answers "what can the command line do?". */
@@ -59,10 +65,11 @@ static const struct cli_cmd cli_top_cmds[] = {
 	    .needs = CLI_NEEDS_MANAGER,
 	    .opts = cli_help_opts },
 	{ .name = "url",
+	    .synopsis = "[--dashboard]",
 	    .help = "the URL with the token, for a browser elsewhere",
 	    .run = cli_url,
 	    .needs = CLI_NEEDS_CONFIG,
-	    .opts = cli_help_opts },
+	    .opts = cli_url_opts },
 	{ .name = "stop",
 	    .synopsis = "[--keep-workers]",
 	    .help = "stop the manager (and its workers, unless kept)",

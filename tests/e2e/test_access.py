@@ -11,6 +11,7 @@ import stat
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 import pytest
 
@@ -347,6 +348,14 @@ def test_cli_of_another_user(fnwm, nobody_home):
                           str(m.port), "url"], capture_output=True,
                          text=True, timeout=T(10)).stdout.strip()
     assert url == "ws://127.0.0.1:%d/?token=%s" % (m.port, token_of(m))
+    page = subprocess.run([FNWM_BIN, "--dir", m.config_dir, "--port",
+                           str(m.port), "url", "--dashboard"],
+                          capture_output=True, text=True,
+                          timeout=T(10)).stdout.strip()
+    assert page == "http://127.0.0.1:%d/?token=%s" % (m.port, token_of(m))
+    with urllib.request.urlopen(page, timeout=T(10)) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/html")
     r = cli("--url", url, "ping")
     assert r.returncode == 0 and "pong" in r.stdout, r
     r = cli("--port", str(m.port), "worker", "list",

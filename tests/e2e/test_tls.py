@@ -185,6 +185,10 @@ def test_cli_over_tls(fnwm, tmp_path):
         tok = f.read().strip()
     assert r.stdout.strip() == "wss://127.0.0.1:%d/?token=%s" % (m.port,
                                                                  tok)
+    r = cli("--dir", m.config_dir, "--port", str(m.port), "url",
+            "--dashboard")
+    assert r.stdout.strip() == "https://127.0.0.1:%d/?token=%s" % (m.port,
+                                                                   tok)
     # From elsewhere: the URL, verified against --cacert.
     other = str(tmp_path / "other")
     r = cli("--dir", other, "--no-start", "--url",
