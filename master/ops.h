@@ -99,7 +99,7 @@ void ops_submit_autostart(const char *uuid);
 void ops_submit_create(const char *uuid, uint64_t client, json_object *json,
     int made_dir);
 
-/* ops-venv.c: the steps of venvs and upgrades */
+/* venv.c: the steps of venvs and upgrades */
 /* The configuration the steps follow (uv, pythons, limits); by ops_init. */
 void venv_init(const struct fnwm_config *);
 void venv_free_steps(struct op *);
