@@ -31,8 +31,9 @@ import { spawnSync } from "node:child_process";
 
 import {
   CHROMIUM, CHROMIUM_ARGS, Failure, FNWM_BIN, Manager, PYTHON, SANITIZED,
-  T, WORKER_PYTHONPATH, WsRecorder, check, ensureNodeModules, fail,
+  T, WORKER_PYTHONPATH, check, ensureNodeModules, fail,
   freePort, pidAlive, processesOf, readText, say, setAbort, waitFor,
+  recordedPage,
 } from "./lib.mjs";
 
 const OVERALL_DEADLINE_S = 540;
@@ -301,12 +302,7 @@ async function main() {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS,
       timeout: T(60) });
     say("chromium", browser.version(), "fnwm port", ctx.mgr.port);
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    context.setDefaultTimeout(T(20));
-    const page = ctx.page = await context.newPage();
-    ctx.rec = new WsRecorder(page);
-    page.on("console", (m) => ctx.consoleLines.push(`[${m.type()}] ${m.text()}`));
-    page.on("pageerror", (e) => ctx.consoleLines.push(`[pageerror] ${e.stack || e}`));
+    const page = await recordedPage(browser, ctx);
     await scenario(ctx);
     fs.writeFileSync(path.join(OUT, "timing.json"), JSON.stringify(ctx.timing, null, 2) + "\n");
     ok = true;

@@ -278,3 +278,17 @@ export class WsRecorder {
     return lines.join("\n") + "\n";
   }
 }
+
+/*
+ * A page in a new browser context whose WebSocket frames ctx.rec records
+ * and whose console lines and page errors go to ctx.consoleLines.
+ */
+export async function recordedPage(browser, ctx) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  context.setDefaultTimeout(T(20));
+  const page = ctx.page = await context.newPage();
+  ctx.rec = new WsRecorder(page);
+  page.on("console", (m) => ctx.consoleLines.push(`[${m.type()}] ${m.text()}`));
+  page.on("pageerror", (e) => ctx.consoleLines.push(`[pageerror] ${e.stack || e}`));
+  return page;
+}

@@ -44,9 +44,10 @@ import path from "node:path";
 
 import {
   CHROMIUM, CHROMIUM_ARGS, Failure, FNWM_BIN, HERE, Manager, PYTHON,
-  SANITIZED, T, WORKER_PYTHONPATH, WsRecorder, check, ensureNodeModules,
+  SANITIZED, T, WORKER_PYTHONPATH, check, ensureNodeModules,
   abortWhy, fail, freePort, pidAlive, processesOf, readText, say, setAbort,
   waitFor,
+  recordedPage,
 } from "./lib.mjs";
 
 const OVERALL_DEADLINE_S = 540; // below CTest's TIMEOUT 600
@@ -386,12 +387,7 @@ async function main() {
       timeout: T(60),
     });
     say("chromium", browser.version());
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    context.setDefaultTimeout(T(20));
-    const page = ctx.page = await context.newPage();
-    ctx.rec = new WsRecorder(page);
-    page.on("console", (m) => ctx.consoleLines.push(`[${m.type()}] ${m.text()}`));
-    page.on("pageerror", (e) => ctx.consoleLines.push(`[pageerror] ${e.stack || e}`));
+    const page = await recordedPage(browser, ctx);
     page.on("dialog", (d) => {
       ctx.dialogs.push({ type: d.type(), message: d.message() });
       ctx.consoleLines.push(`[dialog ${d.type()}] ${d.message()} -> accept`);
