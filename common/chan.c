@@ -16,6 +16,7 @@
 #include "util.h"
 
 static void chan_process(struct fnwm_chan *);
+static void chan_read(struct fnwm_chan *);
 
 /* Room kept in the write buffer for the answers to one more frame. */
 #define CHAN_HIGH_WATER (FNWM_CHAN_WBUF - 4 * FNWM_MSG_MAX)
@@ -25,6 +26,24 @@ static void chan_process(struct fnwm_chan *);
 
 _Static_assert(sizeof(struct fnwm_msg_hdr) >= CHAN_ALIGN - 1,
     "a payload moves back over its header to be aligned");
+
+/* Asks the owner for readability unless paused, writability if queued. */
+static void
+chan_rewatch(struct fnwm_chan *ch)
+{
+	int want = 0;
+
+	if (!ch->closed) {
+		if (!ch->paused)
+			want |= FNWM_CHAN_READ;
+		if (ch->wlen > 0)
+			want |= FNWM_CHAN_WRITE;
+	}
+	if (want != ch->watching) {
+		ch->watching = want;
+		ch->watch(ch, ch->fd, want);
+	}
+}
 
 static void
 chan_fail(struct fnwm_chan *ch, int err)
@@ -54,19 +73,19 @@ chan_write_some(struct fnwm_chan *ch)
 		memmove(ch->wbuf, ch->wbuf + n, ch->wlen - (size_t)n);
 		ch->wlen -= (size_t)n;
 	}
-	if (ch->wlen == 0)
-		ev_io_stop(ch->loop, &ch->wio);
-	else
-		ev_io_start(ch->loop, &ch->wio);
+	chan_rewatch(ch);
 	/* The peer read our answers: go on with its frames. */
 	if (ch->paused && ch->wlen <= CHAN_HIGH_WATER / 2)
 		chan_process(ch);
 }
 
-static void
-chan_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+void
+fnwm_chan_ready(struct fnwm_chan *ch, int events)
 {
-	chan_write_some(w->data);
+	if (!ch->closed && (events & FNWM_CHAN_WRITE))
+		chan_write_some(ch);
+	if (!ch->closed && (events & FNWM_CHAN_READ) && !ch->paused)
+		chan_read(ch);
 }
 
 /*
@@ -119,19 +138,13 @@ chan_process(struct fnwm_chan *ch)
 	}
 	memmove(ch->rbuf, ch->rbuf + off, ch->rlen - off);
 	ch->rlen -= off;
-	if (ch->wlen > CHAN_HIGH_WATER) {
-		ev_io_stop(ch->loop, &ch->rio);
-		ch->paused = 1;
-	} else if (ch->paused) {
-		ch->paused = 0;
-		ev_io_start(ch->loop, &ch->rio);
-	}
+	ch->paused = ch->wlen > CHAN_HIGH_WATER;
+	chan_rewatch(ch);
 }
 
 static void
-chan_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+chan_read(struct fnwm_chan *ch)
 {
-	struct fnwm_chan *ch = w->data;
 	ssize_t n;
 
 	n = read(ch->fd, ch->rbuf + ch->rlen, sizeof ch->rbuf - ch->rlen);
@@ -150,12 +163,13 @@ chan_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 void
-fnwm_chan_init(struct fnwm_chan *ch, struct ev_loop *loop, int fd,
+fnwm_chan_init(struct fnwm_chan *ch, int fd, fnwm_chan_watch_cb *watch,
     fnwm_chan_msg_cb *on_msg, fnwm_chan_close_cb *on_close, void *arg)
 {
 	ch->fd = fd;
 	ch->closed = 0;
-	ch->loop = loop;
+	ch->watch = watch;
+	ch->watching = 0;
 	ch->seq = 0;
 	ch->rlen = ch->wlen = 0;
 	ch->paused = ch->processing = 0;
@@ -163,10 +177,7 @@ fnwm_chan_init(struct fnwm_chan *ch, struct ev_loop *loop, int fd,
 	ch->on_close = on_close;
 	ch->arg = arg;
 	fnwm_set_nonblock(fd);
-	ev_io_init(&ch->rio, chan_read_cb, fd, EV_READ);
-	ev_io_init(&ch->wio, chan_write_cb, fd, EV_WRITE);
-	ch->rio.data = ch->wio.data = ch;
-	ev_io_start(loop, &ch->rio);
+	chan_rewatch(ch);
 }
 
 /*
@@ -191,7 +202,7 @@ chan_write_direct(struct fnwm_chan *ch, const unsigned char *frame, size_t n)
 	if ((size_t)w < n) {
 		memcpy(ch->wbuf, frame + w, n - (size_t)w);
 		ch->wlen = n - (size_t)w;
-		ev_io_start(ch->loop, &ch->wio);
+		chan_rewatch(ch);
 	}
 	return (0);
 }
@@ -263,8 +274,7 @@ fnwm_chan_close(struct fnwm_chan *ch)
 	if (ch->closed)
 		return;
 	ch->closed = 1;
-	ev_io_stop(ch->loop, &ch->rio);
-	ev_io_stop(ch->loop, &ch->wio);
+	chan_rewatch(ch);
 	close(ch->fd);
 	ch->fd = -1;
 	ch->wlen = ch->rlen = 0;

@@ -29,14 +29,19 @@ fnwm_log_set_tag(const char *tag)
 }
 
 /*
- * The English text of an errno (logs are not translated). Not strerror:
- * in a static binary it drags in gettext, iconv and the dynamic loader.
+ * The English text of an errno (logs are not translated). Not glibc's
+ * strerror: in a static binary it drags in gettext, iconv and the dynamic
+ * loader. musl's strerror is a table lookup, in English.
  */
 const char *
 log_strerror(int err)
 {
 	static char unknown[32];
+#ifdef __GLIBC__
 	const char *s = strerrordesc_np(err);
+#else
+	const char *s = strerror(err);
+#endif
 
 	if (s != NULL)
 		return (s);

@@ -173,10 +173,10 @@ spawn_monitor(struct monitor *m, char **cause)
 	ev_child_start(monitors_loop, &m->cw);
 	if (m->chan == NULL)
 		m->chan = xmalloc(sizeof *m->chan);
-	fnwm_chan_init(m->chan, monitors_loop, sv[0], monitors_msg_cb,
+	chan_ev_init(m->chan, monitors_loop, sv[0], monitors_msg_cb,
 	    monitors_close_cb, m);
 	fnwm_msg_hello_init(&hello, (uint32_t)getpid(), FNWM_ROLE_MASTER, 0);
-	(void)fnwm_chan_send(m->chan, FNWM_MSG_HELLO, &hello, sizeof hello);
+	(void)fnwm_chan_send(&m->chan->ch, FNWM_MSG_HELLO, &hello, sizeof hello);
 	log_info("monitor %s started, pid %ld", m->uuid, (long)pid);
 	return (0);
 }
@@ -213,7 +213,7 @@ monitors_launch(struct monitor *m, json_object *entry, int spawn, char **cause)
 		return (-1);
 	if (monitors_send_raw(m, FNWM_MSG_CMD_CONFIG, buf, len) == -1) {
 		*cause = xasprintf("monitor channel: %s", strerror(errno));
-		return (m->chan == NULL || m->chan->closed ? 1 : -1);
+		return (m->chan == NULL || m->chan->ch.closed ? 1 : -1);
 	}
 	return (0);
 }
@@ -221,11 +221,11 @@ monitors_launch(struct monitor *m, json_object *entry, int spawn, char **cause)
 int
 monitors_send_raw(struct monitor *m, uint16_t type, const void *p, size_t len)
 {
-	if (m->pid <= 0 || m->chan == NULL || m->chan->closed) {
+	if (m->pid <= 0 || m->chan == NULL || m->chan->ch.closed) {
 		errno = EPIPE;
 		return (-1);
 	}
-	return (fnwm_chan_send(m->chan, type, p, len));
+	return (fnwm_chan_send(&m->chan->ch, type, p, len));
 }
 
 /* A monitor held but not reached yet is tried first. */
@@ -289,7 +289,7 @@ void
 monitors_release(struct monitor *m)
 {
 	if (m->chan != NULL)
-		fnwm_chan_close(m->chan);
+		fnwm_chan_close(&m->chan->ch);
 	ev_child_stop(monitors_loop, &m->cw);
 	if (m->pidfd != -1) {
 		ev_io_stop(monitors_loop, &m->pidw);

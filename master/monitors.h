@@ -12,7 +12,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
-#include "chan.h"
+#include "chan-ev.h"
 #include "proto.h"
 #include "status.h"
 
@@ -40,7 +40,7 @@ struct monitor {
 	char *uuid;
 	enum monitors_phase phase;
 	pid_t pid; /* the fnwm-monitor process, 0 when none */
-	struct fnwm_chan *chan;
+	struct chan_ev *chan;
 	ev_child cw; /* our child's death */
 	int pidfd;   /* one we did not start: tells of its death */
 	ev_io pidw;

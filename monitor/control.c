@@ -34,7 +34,7 @@ control_addr(struct mon *m, struct sockaddr_un *sa)
 	return (n < 0 || n >= (int)sizeof sa->sun_path ? -1 : 0);
 }
 
-static void control_accept_cb(struct ev_loop *, ev_io *, int);
+static void control_accept_cb(struct loop *, struct loop_io *, int);
 
 /* worker_<uuid>.sock: a name, not a path (this runs deep in the stack). */
 #define CONTROL_NAME_MAX \
@@ -67,15 +67,17 @@ control_listen(struct mon *m)
 		close(fd);
 		return (-1);
 	}
+	loop_io_init(&m->listenw, control_accept_cb, m);
+	if (loop_io_start(m->loop, &m->listenw, fd, LOOP_READ) == -1) {
+		close(fd);
+		return (-1);
+	}
 	m->listenfd = fd;
-	ev_io_init(&m->listenw, control_accept_cb, fd, EV_READ);
-	m->listenw.data = m;
-	ev_io_start(m->loop, &m->listenw);
 	return (0);
 }
 
 static void
-control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+control_accept_cb(struct loop *loop, struct loop_io *w, int revents)
 {
 	struct mon *m = w->data;
 	struct ucred cred;
@@ -109,7 +111,7 @@ control_close(struct mon *m)
 
 	if (m->listenfd == -1)
 		return;
-	ev_io_stop(m->loop, &m->listenw);
+	loop_io_stop(m->loop, &m->listenw);
 	close(m->listenfd);
 	m->listenfd = -1;
 	if (control_addr(m, &sa) == 0) {

@@ -25,7 +25,7 @@
 #include "xmalloc.h"
 #include "monitor.h"
 
-#define LOG_QUIET 1.0 /* s between two size checks of a chatty log */
+#define LOG_QUIET_MS 1000 /* between two size checks of a chatty log */
 
 /* Start-up only: the one place the monitor allocates. */
 static char *
@@ -409,7 +409,7 @@ files_log_rotate(struct mon *m)
 }
 
 static void
-files_log_event_cb(struct ev_loop *loop, ev_io *w, int revents)
+files_log_event_cb(struct loop *loop, struct loop_io *w, int revents)
 {
 	struct mon *m = w->data;
 	/* Room for one event (a watched file's carry no name): drained. */
@@ -419,19 +419,19 @@ files_log_event_cb(struct ev_loop *loop, ev_io *w, int revents)
 	while (read(m->logwatch_fd, buf, sizeof buf) > 0)
 		;
 	files_log_rotate(m);
-	/* At most one check per LOG_QUIET: a chatty worker costs no CPU. */
-	ev_io_stop(loop, &m->logw);
-	ev_timer_set(&m->logquiet, LOG_QUIET, 0);
-	ev_timer_start(loop, &m->logquiet);
+	/* At most one check per LOG_QUIET_MS: a chatty worker costs no CPU. */
+	loop_io_stop(loop, &m->logw);
+	loop_timer_start(loop, &m->logquiet, LOG_QUIET_MS);
 }
 
 static void
-files_log_quiet_cb(struct ev_loop *loop, ev_timer *w, int revents)
+files_log_quiet_cb(struct loop *loop, struct loop_timer *w)
 {
 	struct mon *m = w->data;
 
-	if (m->logwatch_fd != -1)
-		ev_io_start(loop, &m->logw);
+	if (m->logwatch_fd != -1 &&
+	    loop_io_start(loop, &m->logw, m->logwatch_fd, LOOP_READ) == -1)
+		log_warn("inotify watch");
 }
 
 void
@@ -451,11 +451,14 @@ files_log_watch(struct mon *m)
 		m->logwatch_fd = -1;
 		return;
 	}
-	ev_io_init(&m->logw, files_log_event_cb, m->logwatch_fd, EV_READ);
-	m->logw.data = m;
-	ev_timer_init(&m->logquiet, files_log_quiet_cb, LOG_QUIET, 0);
-	m->logquiet.data = m;
-	ev_io_start(m->loop, &m->logw);
+	loop_io_init(&m->logw, files_log_event_cb, m);
+	loop_timer_init(&m->logquiet, files_log_quiet_cb, m);
+	if (loop_io_start(m->loop, &m->logw, m->logwatch_fd, LOOP_READ) == -1) {
+		log_warn("inotify watch");
+		close(m->logwatch_fd);
+		m->logwatch_fd = -1;
+		return;
+	}
 	files_log_rotate(m);
 }
 
@@ -464,8 +467,8 @@ files_log_unwatch(struct mon *m)
 {
 	if (m->logwatch_fd == -1)
 		return;
-	ev_io_stop(m->loop, &m->logw);
-	ev_timer_stop(m->loop, &m->logquiet);
+	loop_io_stop(m->loop, &m->logw);
+	loop_timer_stop(m->loop, &m->logquiet);
 	close(m->logwatch_fd);
 	m->logwatch_fd = -1;
 }

@@ -19,6 +19,7 @@
 #include "monitor.h"
 
 static struct mon mon;
+static struct loop mon_loop;
 
 static void mon_close_cb(struct fnwm_chan *, int, void *);
 static void mon_drop_master(struct mon *, int);
@@ -218,12 +219,40 @@ mon_close_cb(struct fnwm_chan *ch, int err, void *arg)
 		log_info("still supervising worker %ld", (long)m->pid);
 }
 
+static void
+mon_chan_io_cb(struct loop *loop, struct loop_io *w, int revents)
+{
+	struct mon *m = w->data;
+
+	fnwm_chan_ready(&m->chan,
+	    (revents & LOOP_READ ? FNWM_CHAN_READ : 0) |
+	        (revents & LOOP_WRITE ? FNWM_CHAN_WRITE : 0));
+}
+
+/* What the channel waits for, on the loop. */
+static void
+mon_chan_watch(struct fnwm_chan *ch, int fd, int events)
+{
+	struct mon *m = ch->arg;
+
+	if (events == 0) {
+		loop_io_stop(m->loop, &m->chanw);
+		return;
+	}
+	if (loop_io_start(m->loop, &m->chanw, fd,
+	        (events & FNWM_CHAN_READ ? LOOP_READ : 0) |
+	            (events & FNWM_CHAN_WRITE ? LOOP_WRITE : 0)) == -1)
+		log_warn("cannot watch the channel"); /* a hang-up will do */
+}
+
 void
 mon_attach_channel(struct mon *m, int fd)
 {
 	struct fnwm_hello hello;
 
-	fnwm_chan_init(&m->chan, m->loop, fd, mon_msg_cb, mon_close_cb, m);
+	loop_io_init(&m->chanw, mon_chan_io_cb, m);
+	fnwm_chan_init(&m->chan, fd, mon_chan_watch, mon_msg_cb, mon_close_cb,
+	    m);
 	m->chan_up = 1;
 	fnwm_msg_hello_init(&hello, (uint32_t)getpid(), FNWM_ROLE_MONITOR,
 	    (uint16_t)m->state);
@@ -232,15 +261,15 @@ mon_attach_channel(struct mon *m, int fd)
 }
 
 static void
-mon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+mon_signal_cb(struct loop *loop, int signo, void *data)
 {
-	struct mon *m = w->data;
+	struct mon *m = data;
 	struct mon_evarg a = { 0, 0, &m->stop };
 
-	if (w->signum == SIGHUP)
+	if (signo == SIGHUP)
 		return;
 	log_info("%s: stopping the worker, then exiting",
-	    w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	    signo == SIGTERM ? "SIGTERM" : "SIGINT");
 	steps_cancel(m);
 	fsm_feed(m, MON_EV_CMD_EXIT, &a);
 }
@@ -277,21 +306,17 @@ mon_open(struct mon *m, const char *uuid, const char *wdir)
 static int
 mon_start(struct mon *m)
 {
-	m->loop = ev_default_loop(EVFLAG_AUTO);
-	if (m->loop == NULL) {
-		log_warnx("cannot create the event loop");
+	m->loop = &mon_loop;
+	if (loop_init(m->loop) == -1 ||
+	    loop_signal(m->loop, SIGTERM, mon_signal_cb, m) == -1 ||
+	    loop_signal(m->loop, SIGINT, mon_signal_cb, m) == -1 ||
+	    loop_signal(m->loop, SIGHUP, mon_signal_cb, m) == -1) {
+		log_warn("cannot create the event loop");
 		return (-1);
 	}
 	fsm_init(m, &mon_real_ops);
 	worker_timers_init(m);
 	steps_init(m);
-	ev_signal_init(&m->sigterm, mon_signal_cb, SIGTERM);
-	ev_signal_init(&m->sigint, mon_signal_cb, SIGINT);
-	ev_signal_init(&m->sighup, mon_signal_cb, SIGHUP);
-	m->sigterm.data = m->sigint.data = m->sighup.data = m;
-	ev_signal_start(m->loop, &m->sigterm);
-	ev_signal_start(m->loop, &m->sigint);
-	ev_signal_start(m->loop, &m->sighup);
 	signal(SIGPIPE, SIG_IGN);
 	/* Every disposition is in place: what a worker's child resets. */
 	fnwm_signals_taken(&m->child_sigs);
@@ -318,7 +343,7 @@ mon_finish(struct mon *m)
 	 */
 	if (m->status_written || m->want_exit)
 		files_write_status(m);
-	ev_loop_destroy(m->loop);
+	loop_free(m->loop);
 	close(m->lockfd);
 	files_free(m);
 }
@@ -378,8 +403,8 @@ main(int argc, char **argv)
 		    m->uuid);
 	mon_attach_channel(m, FNWM_CHANNEL_FD);
 
-	if (!m->finished)
-		ev_run(m->loop, 0);
+	if (!m->finished && loop_run(m->loop) == -1)
+		log_warn("event loop");
 	mon_finish(m);
 	return (FNWM_MON_EXIT_OK);
 }

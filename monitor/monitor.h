@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fnwm-monitor: supervises one worker. It links common/ and libev only,
+ * fnwm-monitor: supervises one worker. It links common/ and its own loop,
  * allocates nothing after start-up, and keeps supervising when its
  * channel to the master closes. Prototypes grouped by file.
  */
@@ -12,9 +12,8 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include <ev.h>
-
 #include "chan.h"
+#include "loop.h"
 #include "policy.h"
 #include "proto.h"
 #include "status.h"
@@ -76,7 +75,7 @@ struct mon {
 	struct fnwm_status record;
 
 	/* Everything below is the real monitor's, not the state machine's. */
-	struct ev_loop *loop;
+	struct loop *loop;
 	char uuid[160];
 	/* Built once at start-up, packed on the heap (fewer dirty pages). */
 	char *workers_dir;
@@ -90,28 +89,28 @@ struct mon {
 	int lockfd;
 	int pidfd;
 	sigset_t child_sigs; /* what a child resets: the signals we take */
-	ev_io pidw;
-	ev_child cw;
-	ev_timer timers[MON_T_MAX];
-	ev_signal sigterm, sigint, sighup;
+	struct loop_io pidw;
+	struct loop_child cw;
+	struct loop_timer timers[MON_T_MAX];
+	struct loop_io chanw; /* the channel's fd */
 	int chan_up;
 	int finished;       /* finish() ran: leave, even before the loop */
 	int status_written; /* the .status is ours to remove at exit */
 	int dirfd;    /* the workers dir, open while the monitor runs */
 	int listenfd; /* worker_<uuid>.sock */
-	ev_io listenw;
+	struct loop_io listenw;
 	pid_t step_pid; /* the running step, 0 when none */
 	uint32_t step_id;
-	ev_child step_cw;
-	ev_timer step_timer;
-	ev_io step_outw;
+	struct loop_child step_cw;
+	struct loop_timer step_timer;
+	struct loop_io step_outw;
 	int step_outfd, step_logfd;
 	int step_timed_out, step_cancelled;
 	uint64_t step_started;
 	size_t step_tail_len;
 	int logwatch_fd;
-	ev_io logw;
-	ev_timer logquiet;
+	struct loop_io logw;
+	struct loop_timer logquiet;
 
 	/*
 	 * The buffers last, after every small field: a page of this static

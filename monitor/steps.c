@@ -58,14 +58,14 @@ steps_drain(struct mon *m)
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
 		/* EOF or error: the step closed its output. */
-		ev_io_stop(m->loop, &m->step_outw);
+		loop_io_stop(m->loop, &m->step_outw);
 		close(m->step_outfd);
 		m->step_outfd = -1;
 	}
 }
 
 static void
-steps_out_cb(struct ev_loop *loop, ev_io *w, int revents)
+steps_out_cb(struct loop *loop, struct loop_io *w, int revents)
 {
 	steps_drain(w->data);
 }
@@ -120,9 +120,9 @@ steps_report(struct mon *m, int code, int sig)
 static void
 steps_finish(struct mon *m)
 {
-	ev_timer_stop(m->loop, &m->step_timer);
+	loop_timer_stop(m->loop, &m->step_timer);
 	if (m->step_outfd != -1) {
-		ev_io_stop(m->loop, &m->step_outw);
+		loop_io_stop(m->loop, &m->step_outw);
 		close(m->step_outfd);
 		m->step_outfd = -1;
 	}
@@ -134,12 +134,10 @@ steps_finish(struct mon *m)
 }
 
 static void
-steps_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+steps_child_cb(struct loop *loop, struct loop_child *w, int st)
 {
 	struct mon *m = w->data;
-	int st = w->rstatus;
 
-	ev_child_stop(loop, w);
 	/* Anything still in the pipe belongs in the log and the summary. */
 	steps_drain(m);
 	/* Whatever the step left in its group goes with it. */
@@ -155,7 +153,7 @@ steps_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 }
 
 static void
-steps_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+steps_timeout_cb(struct loop *loop, struct loop_timer *w)
 {
 	struct mon *m = w->data;
 
@@ -298,16 +296,17 @@ steps_start(struct mon *m, const struct fnwm_msg *msg)
 	}
 	close(pfd[1]);
 	m->step_pid = pid;
-	ev_child_set(&m->step_cw, pid, 0);
-	ev_child_start(m->loop, &m->step_cw);
+	loop_child_start(m->loop, &m->step_cw, pid);
 	m->step_outfd = pfd[0];
 	fnwm_set_nonblock(pfd[0]);
-	ev_io_set(&m->step_outw, pfd[0], EV_READ);
-	ev_io_start(m->loop, &m->step_outw);
-	if (c->timeout_ms > 0) {
-		ev_timer_set(&m->step_timer, c->timeout_ms / 1000.0, 0);
-		ev_timer_start(m->loop, &m->step_timer);
+	if (loop_io_start(m->loop, &m->step_outw, pfd[0], LOOP_READ) == -1) {
+		/* Unread, its output would block it: it ends here. */
+		log_warn("step %u: cannot watch its output", c->id);
+		steps_tail(m, "cannot watch the step's output\n", 31);
+		(void)kill(-pid, SIGKILL);
 	}
+	if (c->timeout_ms > 0)
+		loop_timer_start(m->loop, &m->step_timer, c->timeout_ms);
 	log_info("step %u: %s (pid %ld)", c->id, argv[0], (long)pid);
 	return (0);
 fail:
@@ -324,10 +323,7 @@ steps_init(struct mon *m)
 	m->step_pid = 0;
 	m->step_outfd = -1;
 	m->step_logfd = -1;
-	ev_child_init(&m->step_cw, steps_child_cb, 0, 0);
-	m->step_cw.data = m;
-	ev_timer_init(&m->step_timer, steps_timeout_cb, 0, 0);
-	m->step_timer.data = m;
-	ev_io_init(&m->step_outw, steps_out_cb, -1, EV_READ);
-	m->step_outw.data = m;
+	loop_child_init(&m->step_cw, steps_child_cb, m);
+	loop_timer_init(&m->step_timer, steps_timeout_cb, m);
+	loop_io_init(&m->step_outw, steps_out_cb, m);
 }

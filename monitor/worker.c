@@ -26,21 +26,20 @@
 #include "monitor.h"
 
 static void
-worker_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+worker_child_cb(struct loop *loop, struct loop_child *w, int status)
 {
 	struct mon *m = w->data;
 	struct mon_evarg a = { 0, 0, NULL };
-	pid_t pid = w->rpid;
+	pid_t pid = w->pid;
 	uint64_t up = fnwm_now_ms() - m->started_ms;
 
 	/* From here to the next fork is the monitor's own restart cost. */
 	m->exited_us = fnwm_now_us();
-	ev_child_stop(loop, w);
-	if (WIFEXITED(w->rstatus)) {
-		a.code = WEXITSTATUS(w->rstatus);
-	} else if (WIFSIGNALED(w->rstatus)) {
+	if (WIFEXITED(status)) {
+		a.code = WEXITSTATUS(status);
+	} else if (WIFSIGNALED(status)) {
 		a.code = -1;
-		a.sig = WTERMSIG(w->rstatus);
+		a.sig = WTERMSIG(status);
 	}
 	/*
 	 * What the worker left in its process group goes with it: it holds
@@ -54,14 +53,14 @@ worker_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 }
 
 static void
-worker_pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
+worker_pidfd_cb(struct loop *loop, struct loop_io *w, int revents)
 {
 	struct mon *m = w->data;
 	struct mon_evarg a = { -1, 0, NULL };
 	pid_t pid = m->pid;
 
 	/* An adopted worker is not our child: we learn that, not how. */
-	ev_io_stop(loop, w);
+	loop_io_stop(loop, w);
 	close(m->pidfd);
 	m->pidfd = -1;
 	files_clear_p(m, pid);
@@ -212,8 +211,7 @@ worker_exec_result(struct mon *m, pid_t pid, int errfd, uint64_t spawned_us)
 	int err = 0;
 
 	/* Start watching before the loop runs again: no exit is missed. */
-	ev_child_set(&m->cw, pid, 0);
-	ev_child_start(m->loop, &m->cw);
+	loop_child_start(m->loop, &m->cw, pid);
 	/* EOF at exec (CLOEXEC), or the errno of a failed exec. */
 	do
 		n = read(errfd, &err, sizeof err);
@@ -321,7 +319,7 @@ worker_signal(struct mon *m, int sig)
 }
 
 static void
-worker_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+worker_timer_cb(struct loop *loop, struct loop_timer *w)
 {
 	struct mon *m = w->data;
 	enum mon_timer t = (enum mon_timer)(w - m->timers);
@@ -337,17 +335,14 @@ worker_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 worker_arm(struct mon *m, enum mon_timer t, uint32_t ms)
 {
-	/* The spawn just blocked on exec: do not measure from before it. */
-	ev_now_update(m->loop);
-	ev_timer_stop(m->loop, &m->timers[t]);
-	ev_timer_set(&m->timers[t], ms / 1000.0, 0);
-	ev_timer_start(m->loop, &m->timers[t]);
+	/* From now: the spawn just blocked on exec. */
+	loop_timer_start(m->loop, &m->timers[t], ms);
 }
 
 static void
 worker_disarm(struct mon *m, enum mon_timer t)
 {
-	ev_timer_stop(m->loop, &m->timers[t]);
+	loop_timer_stop(m->loop, &m->timers[t]);
 }
 
 void
@@ -355,12 +350,10 @@ worker_timers_init(struct mon *m)
 {
 	int i;
 
-	for (i = 0; i < MON_T_MAX; i++) {
-		ev_timer_init(&m->timers[i], worker_timer_cb, 0, 0);
-		m->timers[i].data = m;
-	}
-	ev_child_init(&m->cw, worker_child_cb, 0, 0);
-	m->cw.data = m;
+	for (i = 0; i < MON_T_MAX; i++)
+		loop_timer_init(&m->timers[i], worker_timer_cb, m);
+	loop_child_init(&m->cw, worker_child_cb, m);
+	loop_io_init(&m->pidw, worker_pidfd_cb, m);
 	m->pidfd = -1;
 }
 
@@ -417,6 +410,12 @@ worker_adopt(struct mon *m)
 	} else if (lfd != -1)
 		close(lfd);
 	fnwm_set_cloexec(fd, 1);
+	/* Unwatched, it is not adopted: its run lock keeps a second out. */
+	if (loop_io_start(m->loop, &m->pidw, fd, LOOP_READ) == -1) {
+		log_warn("cannot watch pid %ld", (long)pid);
+		close(fd);
+		return (0);
+	}
 	m->pidfd = fd;
 	m->pid = pid;
 	m->adopted = 1;
@@ -426,9 +425,6 @@ worker_adopt(struct mon *m)
 	    ? (uint64_t)(btime * 1000 +
 	          (long long)(start * 1000 / (unsigned long)hz))
 	    : report_wall_ms();
-	ev_io_init(&m->pidw, worker_pidfd_cb, fd, EV_READ);
-	m->pidw.data = m;
-	ev_io_start(m->loop, &m->pidw);
 	log_info("adopted running worker, pid %ld", (long)pid);
 	return (1);
 }
@@ -467,7 +463,7 @@ worker_finish(struct mon *m)
 	log_info("exiting");
 	/* Also from before the loop runs (the master died at once). */
 	m->finished = 1;
-	ev_break(m->loop, EVBREAK_ALL);
+	loop_break(m->loop);
 }
 
 const struct mon_ops mon_real_ops = {
