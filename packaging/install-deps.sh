@@ -4,10 +4,10 @@
 # A no-op when everything is already present; run as root (or with sudo).
 set -eu
 
-# build and run
+# build and run (musl-dev: the monitor is linked statically against musl)
 PKGS="build-essential cmake pkg-config
 libev-dev libjson-c-dev libwebsockets-dev libwebsockets-evlib-ev libcap-dev
-libssl-dev libsystemd-dev"
+libssl-dev libsystemd-dev musl-dev"
 # tests: unit (cmocka), e2e and proto (pytest), valgrind, the Debian
 # package (dpkg-dev's file), the browser UI test (Debian's chromium and
 # nodejs 18 with npm; a node already on PATH is kept), the systemd test
