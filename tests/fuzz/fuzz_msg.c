@@ -2,8 +2,9 @@
 /*
  * The master <-> monitor frame codec (common/msg.c), twice: decoded from a
  * buffer as one piece, and read by a real channel (common/chan.c) from a
- * socketpair in chunks whose size the first byte chooses. Every frame that
- * decodes must encode back to the same bytes.
+ * socketpair in chunks whose size the first byte chooses, the fuzzer
+ * being the channel's owner (its loop). Every frame that decodes must
+ * encode back to the same bytes.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -18,9 +19,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct ev_loop *fz_loop;
 static size_t fz_frames;
-static int fz_closed;
+static int fz_closed, fz_watched;
 
 /* What a handler does with a frame: read every string, re-encode it. */
 static void
@@ -62,6 +62,22 @@ fz_on_close(struct fnwm_chan *ch, int err, void *arg)
 }
 
 static void
+fz_watch(struct fnwm_chan *ch, int fd, int events)
+{
+	fz_watched = events;
+}
+
+/* What a loop would do: the channel's fd is readable. */
+static void
+fz_readable(struct fnwm_chan *ch)
+{
+	/* Nothing is ever sent back: the channel never stops reading. */
+	if (!(fz_watched & FNWM_CHAN_READ))
+		abort();
+	fnwm_chan_ready(ch, FNWM_CHAN_READ);
+}
+
+static void
 fz_decode_all(const uint8_t *data, size_t size)
 {
 	struct fnwm_msg msg;
@@ -95,25 +111,29 @@ fz_channel(const uint8_t *data, size_t size)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		abort();
 	fz_closed = 0;
-	fnwm_chan_init(&ch, fz_loop, sv[0], fz_on_msg, fz_on_close, NULL);
+	fnwm_chan_init(&ch, sv[0], fz_watch, fz_on_msg, fz_on_close, NULL);
 	while (off < size && !fz_closed) {
 		n = write(sv[1], data + off,
 		    size - off < chunk ? size - off : chunk);
 		if (n <= 0)
 			abort();
 		off += (size_t)n;
-		ev_run(fz_loop, EVRUN_NOWAIT);
+		fz_readable(&ch);
 	}
 	close(sv[1]);
 	while (!fz_closed)
-		ev_run(fz_loop, EVRUN_ONCE);
+		fz_readable(&ch);
+	if (fz_watched != 0)
+		abort();
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (fz_loop == NULL) {
-		fz_loop = ev_default_loop(0);
+	static int started;
+
+	if (!started) {
+		started = 1;
 		fnwm_log_init("fuzz", FNWM_LOG_WARN);
 	}
 	fz_decode_all(data, size);
