@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -122,7 +123,8 @@ worker_env_init(void)
 }
 
 /*
- * In the child: only async-signal-safe calls until exec.
+ * In the vforked child (worker_vfork_exec): system calls only until exec,
+ * nothing that allocates, takes a lock or writes the monitor's memory.
  *
  * A process group of its own, not a session: with the scheduler's
  * autogroups (Linux, on by default) every new session is a new scheduling
@@ -238,10 +240,36 @@ worker_exec_result(struct mon *m, pid_t pid, int errfd, uint64_t spawned_us)
 	files_worker_started(m);
 }
 
+/*
+ * The worker's process, made with vfork: nothing of the monitor is
+ * copied, neither its page tables nor, later, a page on either side's
+ * first write (a fork costs more than the rest of a restart together).
+ * The monitor waits until the child has called exec or exited, as it
+ * waited for the exec's result anyway. Until then the child shares the
+ * monitor's memory: it makes system calls only, writes nothing but its
+ * own frames (below this one) and errno, and never returns from here.
+ * The child's pid, or -1 with errno.
+ */
+static pid_t __attribute__((noinline))
+worker_vfork_exec(struct mon *m, int logfd, int runfd, const int errfd[2])
+{
+	pid_t pid = vfork();
+	int err;
+
+	if (pid != 0)
+		return (pid);
+	close(errfd[0]);
+	worker_child_setup(m, logfd, runfd, errfd[1]);
+	execvp(m->argv[0], m->argv);
+	err = errno;
+	(void)!write(errfd[1], &err, sizeof err);
+	_exit(127);
+}
+
 static int
 worker_spawn(struct mon *m)
 {
-	int pfd[2], logfd, runfd, adopted, err;
+	int pfd[2], logfd, runfd, adopted;
 	uint64_t spawned_us;
 	pid_t pid;
 
@@ -278,10 +306,10 @@ worker_spawn(struct mon *m)
 		close(runfd);
 		return (-1);
 	}
-	pid = fork();
+	pid = worker_vfork_exec(m, logfd, runfd, pfd);
 	spawned_us = fnwm_now_us();
 	if (pid == -1) {
-		log_warn("fork");
+		log_warn("vfork");
 		close(pfd[0]);
 		close(pfd[1]);
 		if (logfd != -1)
@@ -289,14 +317,13 @@ worker_spawn(struct mon *m)
 		close(runfd);
 		return (-1);
 	}
-	if (pid == 0) {
-		close(pfd[0]);
-		worker_child_setup(m, logfd, runfd, pfd[1]);
-		execvp(m->argv[0], m->argv);
-		err = errno;
-		(void)!write(pfd[1], &err, sizeof err);
-		_exit(127);
-	}
+	/*
+	 * The exec woke us, and a woken task takes the CPU from the one
+	 * that woke it: the new worker would wait for our bookkeeping (the
+	 * log, the master, the .status) before its first instruction. Let
+	 * it run first; on an idle machine it is elsewhere and this returns.
+	 */
+	(void)sched_yield();
 	/* The child holds the lock now; ours is the same description. */
 	close(runfd);
 	close(pfd[1]);
