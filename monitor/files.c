@@ -24,6 +24,7 @@
 #include "util.h"
 #include "xmalloc.h"
 #include "monitor.h"
+#include "writer.h"
 
 #define LOG_QUIET_MS 1000 /* between two size checks of a chatty log */
 
@@ -222,11 +223,17 @@ files_final_runstate(struct mon *m)
 		log_warn("write %s", m->runstate_path);
 }
 
+/*
+ * The .status, written by the writer thread: the loop does not wait for
+ * the disk. With wait, returns once it is on disk (a worker that stays
+ * down: whoever hears so finds the exit that ended it there).
+ */
 void
-files_write_status(struct mon *m)
+files_write_status(struct mon *m, int wait)
 {
 	struct fnwm_status *st = &m->record;
 	char buf[FNWM_STATUS_MAX];
+	const char *name;
 	int n;
 
 	st->state = (int)m->state;
@@ -243,7 +250,10 @@ files_write_status(struct mon *m)
 		log_warnx("%s: status does not fit", m->status_path);
 		return;
 	}
-	if (files_write(m, m->status_path, buf, (size_t)n) == -1)
+	name = strrchr(m->status_path, '/');
+	name = name != NULL ? name + 1 : m->status_path;
+	if (writer_submit(m->dirfd, name, buf, (size_t)n) == -1 ||
+	    (wait && writer_sync() == -1))
 		log_warn("write %s", m->status_path);
 	else
 		m->status_written = 1;

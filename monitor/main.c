@@ -17,6 +17,7 @@
 #include "log.h"
 #include "util.h"
 #include "monitor.h"
+#include "writer.h"
 
 static struct mon mon;
 static struct loop mon_loop;
@@ -342,7 +343,8 @@ mon_finish(struct mon *m)
 	 * doing tells a new master whether the worker was meant to run.
 	 */
 	if (m->status_written || m->want_exit)
-		files_write_status(m);
+		files_write_status(m, 1);
+	writer_stop();
 	loop_free(m->loop);
 	close(m->lockfd);
 	files_free(m);

@@ -143,7 +143,8 @@ int files_runlock_held(struct mon *);
 void files_free(struct mon *);
 void files_worker_started(struct mon *);
 void files_worker_exited(struct mon *, pid_t, const char *final_runstate);
-void files_write_status(struct mon *);
+/* Through the writer thread; with wait, once it is on disk. */
+void files_write_status(struct mon *, int wait);
 /* Takes over the exit history of the .status a predecessor left. */
 void files_read_history(struct mon *);
 void files_final_runstate(struct mon *);

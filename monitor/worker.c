@@ -468,16 +468,17 @@ worker_announce(struct mon *m)
 	int settled = m->state == FNWM_WS_DOWN || m->state == FNWM_WS_FAILED;
 
 	/*
-	 * On the way to a restart the master hears first: the files may cost
-	 * an fsync each. A worker that stays down has its files written
-	 * first, so whoever hears "down" or "failed" finds the exit that
-	 * ended it in .status.
+	 * On the way to a restart the master hears first, and the .status
+	 * follows from the writer thread: the loop does not wait for the
+	 * disk. A worker that stays down has its files on disk first, so
+	 * whoever hears "down" or "failed" finds the exit that ended it in
+	 * .status.
 	 */
 	if (!settled)
 		report_state(m);
 	if (settled || m->state == FNWM_WS_BACKOFF)
 		files_final_runstate(m);
-	files_write_status(m);
+	files_write_status(m, settled);
 	if (settled)
 		report_state(m);
 	/* A worker that ends while no master is there: nothing left to do. */
