@@ -220,14 +220,16 @@ mon_close_cb(struct fnwm_chan *ch, int err, void *arg)
 		log_info("still supervising worker %ld", (long)m->pid);
 }
 
+/* The loop's readiness bits are the channel's: passed through as they are. */
+_Static_assert(LOOP_READ == FNWM_CHAN_READ && LOOP_WRITE == FNWM_CHAN_WRITE,
+    "loop and channel readiness bits differ");
+
 static void
 mon_chan_io_cb(struct loop *loop, struct loop_io *w, int revents)
 {
 	struct mon *m = w->data;
 
-	fnwm_chan_ready(&m->chan,
-	    (revents & LOOP_READ ? FNWM_CHAN_READ : 0) |
-	        (revents & LOOP_WRITE ? FNWM_CHAN_WRITE : 0));
+	fnwm_chan_ready(&m->chan, revents);
 }
 
 /* What the channel waits for, on the loop. */
@@ -236,13 +238,9 @@ mon_chan_watch(struct fnwm_chan *ch, int fd, int events)
 {
 	struct mon *m = ch->arg;
 
-	if (events == 0) {
+	if (events == 0)
 		loop_io_stop(m->loop, &m->chanw);
-		return;
-	}
-	if (loop_io_start(m->loop, &m->chanw, fd,
-	        (events & FNWM_CHAN_READ ? LOOP_READ : 0) |
-	            (events & FNWM_CHAN_WRITE ? LOOP_WRITE : 0)) == -1)
+	else if (loop_io_start(m->loop, &m->chanw, fd, events) == -1)
 		log_warn("cannot watch the channel"); /* a hang-up will do */
 }
 
