@@ -31,7 +31,7 @@ loop_init(struct loop *l)
 	struct epoll_event ev;
 
 	memset(l, 0, sizeof *l);
-	l->sigfd = -1;
+	l->epfd = l->sigfd = -1;
 	sigemptyset(&l->sigs);
 	sigaddset(&l->sigs, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &l->sigs, NULL) == -1)
@@ -59,7 +59,7 @@ loop_free(struct loop *l)
 
 	if (l->sigfd != -1)
 		close(l->sigfd);
-	if (l->epfd > 0)
+	if (l->epfd != -1)
 		close(l->epfd);
 	l->sigfd = l->epfd = -1;
 	(void)sigprocmask(SIG_UNBLOCK, &l->sigs, NULL);
@@ -99,6 +99,10 @@ loop_io_start(struct loop *l, struct loop_io *io, int fd, int events)
 	struct epoll_event ev;
 	int op = EPOLL_CTL_ADD;
 
+	if (events == 0) {
+		loop_io_stop(l, io);
+		return (0);
+	}
 	if (io->events != 0 && io->fd != fd)
 		loop_io_stop(l, io);
 	else if (io->events != 0)

@@ -78,7 +78,7 @@ uint64_t loop_now_ms(void);
 
 void loop_io_init(struct loop_io *,
     void (*)(struct loop *, struct loop_io *, int), void *data);
-/* Watches fd for events (replacing what was watched). 0 or -1. */
+/* Watches fd for events (replacing what was watched; 0 stops). 0 or -1. */
 int loop_io_start(struct loop *, struct loop_io *, int fd, int events);
 void loop_io_stop(struct loop *, struct loop_io *);
 

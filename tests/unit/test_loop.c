@@ -91,6 +91,26 @@ test_io_readable(void **state)
 	close(p[1]);
 }
 
+/* Started for no events, a watcher is stopped: it is never called. */
+static void
+test_io_no_events_stops(void **state)
+{
+	struct loop_io io;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	loop_io_init(&io, read_cb, NULL);
+	assert_int_equal(loop_io_start(&L, &io, p[0], LOOP_READ), 0);
+	assert_int_equal(loop_io_start(&L, &io, p[0], 0), 0);
+	assert_int_equal(io.events, 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	run_with_deadline(100);
+	assert_int_equal(calls[0], 0);
+	assert_int_equal(calls[7], 1);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* Each stops the other: of two ready in one batch, one is called. */
 static struct loop_io pair_io[2];
 
@@ -255,6 +275,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_io_readable, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_io_no_events_stops, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_stopped_in_batch_not_called, setup, teardown),
