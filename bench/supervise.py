@@ -21,12 +21,14 @@ own start on CLOCK_MONOTONIC and sleeps):
 
 kill -9 of the worker -> the new process's own stamp (median, p90, and
 the ratios), and PSS / private dirty of one supervisor with 20 and 100 of
-them running (/proc/PID/smaps_rollup).
+them running (/proc/PID/smaps_rollup). With --disk-busy the kills happen
+while another process writes and fsyncs 8 MiB at a time, without pause,
+on the file system of the supervisors' files (it prints its fsync times).
 
 usage: bench/supervise.py [--fnwm PATH] [--kills N] [--workers N]
                           [--idle-seconds S]
        bench/supervise.py --side-by-side [--monitor PATH] [--kills N]
-                          [--counts 20,100]
+                          [--counts 20,100] [--disk-busy]
 """
 import argparse
 import asyncio
@@ -416,6 +418,27 @@ def side_memory(tools, tmp, count):
     return out
 
 
+# Writes and fsyncs 8 MiB at a time into argv[1] until SIGTERM, then
+# prints its fsync times (ms): median, p90, max.
+DISK_HOG = r'''
+import os, signal, sys, time
+stop = []
+signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+path, chunk, times = os.path.join(sys.argv[1], "hog"), b"x" * (8 << 20), []
+while not stop:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, chunk)
+    t = time.monotonic()
+    os.fsync(fd)
+    times.append((time.monotonic() - t) * 1000)
+    os.close(fd)
+os.unlink(path)
+times.sort()
+print("%.1f %.1f %.1f %d" % (times[len(times) // 2],
+      times[int(len(times) * 0.9)], times[-1], len(times)), flush=True)
+'''
+
+
 def side_by_side(a):
     monitor = a.monitor or next(p for p in (
         os.path.join(REPO, "build-rel", "monitor", "fnwm-monitor"),
@@ -433,9 +456,21 @@ def side_by_side(a):
         print("load average before: %s" % loadavg())
         print("fnwm-monitor: %s; runsv: %s; floor: bench/minisup.c"
               % (monitor, tools["runsv"]))
-        lat = side_kills(tools, tmp, a.kills)
-        print("\nkill -9 -> the new worker's own start stamp, %d kills each"
-              % a.kills)
+        hog = None
+        if a.disk_busy:
+            hog = subprocess.Popen([sys.executable, "-c", DISK_HOG, tmp],
+                                   stdout=subprocess.PIPE, text=True)
+        try:
+            lat = side_kills(tools, tmp, a.kills)
+        finally:
+            if hog is not None:
+                hog.terminate()
+                out = hog.communicate()[0].split()
+        print("\nkill -9 -> the new worker's own start stamp, %d kills each%s"
+              % (a.kills, ", disk busy" if hog is not None else ""))
+        if hog is not None and len(out) == 4:
+            print("  (the disk: %s fsyncs of 8 MiB meanwhile, median %s ms, "
+                  "p90 %s ms, max %s ms)" % (out[3], out[0], out[1], out[2]))
         med = {k: statistics.median(v) for k, v in lat.items()}
         p90 = {k: pct(v, 90) for k, v in lat.items()}
         for k in KINDS:
@@ -470,6 +505,9 @@ def main():
     ap.add_argument("--side-by-side", action="store_true")
     ap.add_argument("--monitor", default=None,
                     help="fnwm-monitor for --side-by-side")
+    ap.add_argument("--disk-busy", action="store_true",
+                    help="--side-by-side: the kills while another process "
+                    "writes and fsyncs without pause")
     ap.add_argument("--counts", default="20,100",
                     help="supervisors running at once for the memory "
                     "figures of --side-by-side")
