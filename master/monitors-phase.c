@@ -404,6 +404,19 @@ act_gone(struct monitor *m, struct monitors_evarg *a)
 	        WEXITSTATUS(st) == FNWM_MON_EXIT_LOCKED);
 	if (was == MP_ADOPTED && ops->run_lock_held(m->uuid))
 		next = gone_unknown(m);
+	else if (was == MP_ADOPTED && !m->want_up &&
+	    ops->meant_to_run(m->uuid)) {
+		/*
+		 * It died before it told us anything, and its worker is dead
+		 * too (a monitor killed in backoff, still exiting when we
+		 * reached it): the .status it left says whether the worker
+		 * was meant to run, as at start-up.
+		 */
+		log_info("worker %s was meant to run when its monitor died; "
+		         "a monitor starts it",
+		    m->uuid);
+		m->want_up = 1;
+	}
 	/*
 	 * Unexpected deaths are replaced; the replacement adopts the worker
 	 * (or applies the restart policy if the worker died meanwhile).

@@ -466,20 +466,24 @@ static void
 worker_announce(struct mon *m)
 {
 	int settled = m->state == FNWM_WS_DOWN || m->state == FNWM_WS_FAILED;
+	/* After these a new master must not start the worker again. */
+	int first = settled ||
+	    (m->state == FNWM_WS_STOPPING && m->want_exit && !m->want_start);
 
 	/*
 	 * On the way to a restart the master hears first, and the .status
 	 * follows from the writer thread: the loop does not wait for the
-	 * disk. A worker that stays down has its files on disk first, so
-	 * whoever hears "down" or "failed" finds the exit that ended it in
-	 * .status.
+	 * disk. A worker that stays down, or is being stopped for good, has
+	 * its files on disk first: whoever hears "down" or "failed" finds
+	 * the exit that ended it in .status, and a master and monitor both
+	 * killed meanwhile leave a .status that says not to start it.
 	 */
-	if (!settled)
+	if (!first)
 		report_state(m);
 	if (settled || m->state == FNWM_WS_BACKOFF)
 		files_final_runstate(m);
-	files_write_status(m, settled);
-	if (settled)
+	files_write_status(m, first);
+	if (first)
 		report_state(m);
 	/* A worker that ends while no master is there: nothing left to do. */
 	mon_maybe_leave(m);

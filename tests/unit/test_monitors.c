@@ -387,6 +387,30 @@ test_adopted_gone_before_report(void **state)
 	assert_false(m->want_up);
 	assert_int_equal(m->phase, MP_EXIT_SPAWNED);
 	assert_int_equal(sent(FNWM_MSG_CMD_EXIT), 1);
+
+	/*
+	 * Its worker is dead too (killed in backoff), and the .status it
+	 * left says the worker was meant to run: a new monitor starts it.
+	 */
+	setup(state);
+	m = *state;
+	m->pid = 3000;
+	(void)monitors_feed(m, ME_ATTACH, NULL);
+	f.meant_to_run = 1;
+	gone(m, -1);
+	assert_true(m->want_up);
+	assert_int_equal(m->phase, MP_SPAWNED);
+	assert_int_equal(f.spawns, 1);
+
+	/* ... or that it was not: nothing is started. */
+	setup(state);
+	m = *state;
+	m->pid = 3000;
+	(void)monitors_feed(m, ME_ATTACH, NULL);
+	gone(m, -1);
+	assert_false(m->want_up);
+	assert_int_equal(m->phase, MP_NONE);
+	assert_int_equal(f.spawns, 0);
 }
 
 /* The lock is held by a monitor that does not answer on its socket. */
