@@ -129,7 +129,8 @@ adopt_take(struct monitor *m, int fd, pid_t pid)
 	chan_ev_init(m->chan, monitors_loop, fd, monitors_msg_cb,
 	    monitors_close_cb, m);
 	fnwm_msg_hello_init(&hello, (uint32_t)getpid(), FNWM_ROLE_MASTER, 0);
-	(void)fnwm_chan_send(&m->chan->ch, FNWM_MSG_HELLO, &hello, sizeof hello);
+	(void)fnwm_chan_send(&m->chan->ch, FNWM_MSG_HELLO, &hello,
+	    sizeof hello);
 	if (monitors_launch(m, registry_entry(m->uuid), 0, &cause) != 0) {
 		log_warnx("monitor %s: %s", m->uuid, cause);
 		free(cause);

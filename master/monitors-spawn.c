@@ -176,7 +176,8 @@ spawn_monitor(struct monitor *m, char **cause)
 	chan_ev_init(m->chan, monitors_loop, sv[0], monitors_msg_cb,
 	    monitors_close_cb, m);
 	fnwm_msg_hello_init(&hello, (uint32_t)getpid(), FNWM_ROLE_MASTER, 0);
-	(void)fnwm_chan_send(&m->chan->ch, FNWM_MSG_HELLO, &hello, sizeof hello);
+	(void)fnwm_chan_send(&m->chan->ch, FNWM_MSG_HELLO, &hello,
+	    sizeof hello);
 	log_info("monitor %s started, pid %ld", m->uuid, (long)pid);
 	return (0);
 }

@@ -96,8 +96,8 @@ struct mon {
 	int chan_up;
 	int finished;       /* finish() ran: leave, even before the loop */
 	int status_written; /* the .status is ours to remove at exit */
-	int dirfd;    /* the workers dir, open while the monitor runs */
-	int listenfd; /* worker_<uuid>.sock */
+	int dirfd;          /* the workers dir, open while the monitor runs */
+	int listenfd;       /* worker_<uuid>.sock */
 	struct loop_io listenw;
 	pid_t step_pid; /* the running step, 0 when none */
 	uint32_t step_id;
