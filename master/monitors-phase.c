@@ -404,13 +404,13 @@ act_gone(struct monitor *m, struct monitors_evarg *a)
 	        WEXITSTATUS(st) == FNWM_MON_EXIT_LOCKED);
 	if (was == MP_ADOPTED && ops->run_lock_held(m->uuid))
 		next = gone_unknown(m);
-	else if (was == MP_ADOPTED && !m->want_up &&
+	else if ((was == MP_ADOPTED || was == MP_LOCKED) && !m->want_up &&
 	    ops->meant_to_run(m->uuid)) {
 		/*
 		 * It died before it told us anything, and its worker is dead
 		 * too (a monitor killed in backoff, still exiting when we
-		 * reached it): the .status it left says whether the worker
-		 * was meant to run, as at start-up.
+		 * reached it or found its lock held): the .status it left
+		 * says whether the worker was meant to run, as at start-up.
 		 */
 		log_info("worker %s was meant to run when its monitor died; "
 		         "a monitor starts it",

@@ -479,6 +479,27 @@ test_locked_holder_dies_worker_adopted(void **state)
 	assert_int_equal(m->phase, MP_SPAWNED);
 	assert_int_equal(f.spawns, 1);
 	assert_int_equal(sent(FNWM_MSG_CMD_START), 1);
+
+	/*
+	 * Its worker was dead already (the holder was killed in backoff and
+	 * still exiting at start-up): the .status it left decides.
+	 */
+	setup(state);
+	m = *state;
+	(void)monitors_feed(m, ME_LOCKED, &a);
+	f.meant_to_run = 1;
+	gone(m, -1);
+	assert_true(m->want_up);
+	assert_int_equal(m->phase, MP_SPAWNED);
+	assert_int_equal(f.spawns, 1);
+
+	setup(state);
+	m = *state;
+	(void)monitors_feed(m, ME_LOCKED, &a);
+	gone(m, -1);
+	assert_false(m->want_up);
+	assert_int_equal(m->phase, MP_NONE);
+	assert_int_equal(f.spawns, 0);
 }
 
 /* Exit 101: our monitor found another holding the lock. */
