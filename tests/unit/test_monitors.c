@@ -362,6 +362,28 @@ test_adopted_keeps_what_it_was_doing(void **state)
 	assert_int_equal(sent(FNWM_MSG_CMD_START), 1);
 }
 
+/*
+ * A monitor we never heard from (adopted, or holding the lock) dies, its
+ * worker dead too: whether one is started is what its .status said
+ * (meant), as at start-up.
+ */
+static void
+unheard_dies_worker_dead(void **state, enum monitors_event how, int meant)
+{
+	struct monitors_evarg a = { .holder = 4242 };
+	struct monitor *m;
+
+	setup(state);
+	m = *state;
+	m->pid = 3000;
+	(void)monitors_feed(m, how, how == ME_LOCKED ? &a : NULL);
+	f.meant_to_run = meant;
+	gone(m, -1);
+	assert_int_equal(m->want_up, meant);
+	assert_int_equal(m->phase, meant ? MP_SPAWNED : MP_NONE);
+	assert_int_equal(f.spawns, meant);
+}
+
 static void
 test_adopted_gone_before_report(void **state)
 {
@@ -388,29 +410,9 @@ test_adopted_gone_before_report(void **state)
 	assert_int_equal(m->phase, MP_EXIT_SPAWNED);
 	assert_int_equal(sent(FNWM_MSG_CMD_EXIT), 1);
 
-	/*
-	 * Its worker is dead too (killed in backoff), and the .status it
-	 * left says the worker was meant to run: a new monitor starts it.
-	 */
-	setup(state);
-	m = *state;
-	m->pid = 3000;
-	(void)monitors_feed(m, ME_ATTACH, NULL);
-	f.meant_to_run = 1;
-	gone(m, -1);
-	assert_true(m->want_up);
-	assert_int_equal(m->phase, MP_SPAWNED);
-	assert_int_equal(f.spawns, 1);
-
-	/* ... or that it was not: nothing is started. */
-	setup(state);
-	m = *state;
-	m->pid = 3000;
-	(void)monitors_feed(m, ME_ATTACH, NULL);
-	gone(m, -1);
-	assert_false(m->want_up);
-	assert_int_equal(m->phase, MP_NONE);
-	assert_int_equal(f.spawns, 0);
+	/* Its worker is dead too (killed in backoff): its .status decides. */
+	unheard_dies_worker_dead(state, ME_ATTACH, 1);
+	unheard_dies_worker_dead(state, ME_ATTACH, 0);
 }
 
 /* The lock is held by a monitor that does not answer on its socket. */
@@ -484,22 +486,8 @@ test_locked_holder_dies_worker_adopted(void **state)
 	 * Its worker was dead already (the holder was killed in backoff and
 	 * still exiting at start-up): the .status it left decides.
 	 */
-	setup(state);
-	m = *state;
-	(void)monitors_feed(m, ME_LOCKED, &a);
-	f.meant_to_run = 1;
-	gone(m, -1);
-	assert_true(m->want_up);
-	assert_int_equal(m->phase, MP_SPAWNED);
-	assert_int_equal(f.spawns, 1);
-
-	setup(state);
-	m = *state;
-	(void)monitors_feed(m, ME_LOCKED, &a);
-	gone(m, -1);
-	assert_false(m->want_up);
-	assert_int_equal(m->phase, MP_NONE);
-	assert_int_equal(f.spawns, 0);
+	unheard_dies_worker_dead(state, ME_LOCKED, 1);
+	unheard_dies_worker_dead(state, ME_LOCKED, 0);
 }
 
 /* Exit 101: our monitor found another holding the lock. */
