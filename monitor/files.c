@@ -9,6 +9,8 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -68,6 +70,56 @@ files_free(struct mon *m)
 	m->dirfd = -1;
 }
 
+/* name is ".<base>." and 12 lowercase hex digits: an atomic write's temporary.
+ */
+static int
+files_is_temporary(const char *name, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t len, i;
+
+	base = base != NULL ? base + 1 : path;
+	len = strlen(base);
+	if (name[0] != '.' || strncmp(name + 1, base, len) != 0 ||
+	    name[1 + len] != '.' || strlen(name + 2 + len) != 12)
+		return (0);
+	for (i = 2 + len; name[i] != '\0'; i++)
+		if (!isdigit((unsigned char)name[i]) &&
+		    (name[i] < 'a' || name[i] > 'f'))
+			return (0);
+	return (1);
+}
+
+/*
+ * What an atomic write of this worker's .status or .runstate left when the
+ * process writing it died between creating the temporary and renaming it
+ * (a monitor killed during its writer's fsync, say). With the worker's
+ * lock held nobody else writes them: removed.
+ */
+static void
+files_remove_temporaries(struct mon *m)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	fd = openat(m->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!files_is_temporary(de->d_name, m->status_path) &&
+		    !files_is_temporary(de->d_name, m->runstate_path))
+			continue;
+		if (unlinkat(m->dirfd, de->d_name, 0) == 0)
+			log_info("removed %s, left by an unfinished write",
+			    de->d_name);
+	}
+	closedir(d);
+}
+
 /*
  * The worker's lock, and the workers dir held open: the files the monitor
  * writes are written through it (a short temporary name, not a path
@@ -88,6 +140,7 @@ files_lock(struct mon *m)
 		m->lockfd = -1;
 		return (-1);
 	}
+	files_remove_temporaries(m);
 	return (0);
 }
 

@@ -854,6 +854,28 @@ def test_stale_sock_file_replaced(w):
     n.handshake()
 
 
+def test_unfinished_write_temporaries_removed(w):
+    """The temporaries of a .status or .runstate write whose writer died
+    before its rename are removed once the monitor holds the worker's lock;
+    any other file, another worker's temporaries included, is left."""
+    other = "%032x" % 7
+    gone = [".worker_%s.status.0123456789ab" % w.uuid,
+            ".worker_%s.runstate.abcdef012345" % w.uuid]
+    kept = [".worker_%s.status.0123456789AB" % w.uuid,   # not ours: upper
+            ".worker_%s.status.0123456789a" % w.uuid,    # 11 digits
+            ".worker_%s.status.0123456789ab.x" % w.uuid,
+            ".worker_%s.status.0123456789ab" % other,
+            "worker_%s.status.0123456789ab" % w.uuid,    # no leading dot
+            ".worker_%s.p.0123456789ab" % w.uuid]        # the worker's
+    for name in gone + kept:
+        with open(os.path.join(w.wdir, name), "w") as f:
+            f.write("x")
+    w.monitor()
+    left = set(os.listdir(w.wdir))
+    assert not left & set(gone), left
+    assert set(kept) <= left, left
+
+
 # ----------------------------------------------------------------------------
 # adoption
 
