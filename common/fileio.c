@@ -85,21 +85,39 @@ fnwm_atomic_write(const char *path, const void *data, size_t len, mode_t mode)
 	return (rc);
 }
 
+/* A temporary's name: "." + name (at most this much of it) + "." + hex. */
+#define TMP_NAME_PART 200
+#define TMP_RANDOM    6
+
+int
+fnwm_atomic_temporary_of(const char *tmp, const char *name)
+{
+	size_t len = strnlen(name, TMP_NAME_PART), i;
+
+	if (tmp[0] != '.' || strncmp(tmp + 1, name, len) != 0 ||
+	    tmp[1 + len] != '.' || strlen(tmp + 2 + len) != 2 * TMP_RANDOM)
+		return (0);
+	for (i = 2 + len; tmp[i] != '\0'; i++)
+		if (!(tmp[i] >= '0' && tmp[i] <= '9') &&
+		    !(tmp[i] >= 'a' && tmp[i] <= 'f'))
+			return (0);
+	return (1);
+}
+
 int
 fnwm_atomic_write_at(int dirfd, const char *name, const void *data, size_t len,
     mode_t mode)
 {
 	char tmp[NAME_MAX + 1];
-	unsigned char rnd[6];
+	unsigned char rnd[TMP_RANDOM];
 	int fd, saved, tries;
 
 	for (tries = 0;; tries++) {
 		if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 			return (-1);
-		if (snprintf(tmp, sizeof tmp,
-		        ".%.200s.%02x%02x%02x%02x%02x%02x", name, rnd[0],
-		        rnd[1], rnd[2], rnd[3], rnd[4],
-		        rnd[5]) >= (int)sizeof tmp) {
+		if (snprintf(tmp, sizeof tmp, ".%.*s.%02x%02x%02x%02x%02x%02x",
+		        TMP_NAME_PART, name, rnd[0], rnd[1], rnd[2], rnd[3],
+		        rnd[4], rnd[5]) >= (int)sizeof tmp) {
 			errno = ENAMETOOLONG;
 			return (-1);
 		}

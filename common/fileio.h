@@ -29,6 +29,12 @@ int fnwm_read_file(const char *path, size_t max, char **out, size_t *outlen);
 int fnwm_atomic_write_at(int dirfd, const char *name, const void *data,
     size_t len, mode_t mode);
 
+/*
+ * Whether tmp is the name of a temporary fnwm_atomic_write_at makes for
+ * name: what a writer that died before its rename leaves behind.
+ */
+int fnwm_atomic_temporary_of(const char *tmp, const char *name);
+
 /* fnwm_read_file of path beneath dirfd, no symlink followed on the way. */
 int fnwm_read_file_at(int dirfd, const char *path, size_t max, char **out,
     size_t *outlen);

@@ -9,7 +9,6 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -70,24 +69,13 @@ files_free(struct mon *m)
 	m->dirfd = -1;
 }
 
-/* name is ".<base>." and 12 lowercase hex digits: an atomic write's temporary.
- */
-static int
-files_is_temporary(const char *name, const char *path)
+/* The file name of one of our paths, for the calls relative to dirfd. */
+static const char *
+files_base(const char *path)
 {
-	const char *base = strrchr(path, '/');
-	size_t len, i;
+	const char *slash = strrchr(path, '/');
 
-	base = base != NULL ? base + 1 : path;
-	len = strlen(base);
-	if (name[0] != '.' || strncmp(name + 1, base, len) != 0 ||
-	    name[1 + len] != '.' || strlen(name + 2 + len) != 12)
-		return (0);
-	for (i = 2 + len; name[i] != '\0'; i++)
-		if (!isdigit((unsigned char)name[i]) &&
-		    (name[i] < 'a' || name[i] > 'f'))
-			return (0);
-	return (1);
+	return (slash != NULL ? slash + 1 : path);
 }
 
 /*
@@ -110,8 +98,10 @@ files_remove_temporaries(struct mon *m)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (!files_is_temporary(de->d_name, m->status_path) &&
-		    !files_is_temporary(de->d_name, m->runstate_path))
+		if (!fnwm_atomic_temporary_of(de->d_name,
+		        files_base(m->status_path)) &&
+		    !fnwm_atomic_temporary_of(de->d_name,
+		        files_base(m->runstate_path)))
 			continue;
 		if (unlinkat(m->dirfd, de->d_name, 0) == 0)
 			log_info("removed %s, left by an unfinished write",
@@ -223,10 +213,8 @@ files_worker_started(struct mon *m)
 static int
 files_write(struct mon *m, const char *path, const void *data, size_t len)
 {
-	const char *name = strrchr(path, '/');
-
-	return (fnwm_atomic_write_at(m->dirfd, name != NULL ? name + 1 : path,
-	    data, len, 0600));
+	return (
+	    fnwm_atomic_write_at(m->dirfd, files_base(path), data, len, 0600));
 }
 
 /* Removes a .p that names pid, or a process no longer alive. */
@@ -286,7 +274,6 @@ files_write_status(struct mon *m, int wait)
 {
 	struct fnwm_status *st = &m->record;
 	char buf[FNWM_STATUS_MAX];
-	const char *name;
 	int n;
 
 	st->state = (int)m->state;
@@ -303,9 +290,8 @@ files_write_status(struct mon *m, int wait)
 		log_warnx("%s: status does not fit", m->status_path);
 		return;
 	}
-	name = strrchr(m->status_path, '/');
-	name = name != NULL ? name + 1 : m->status_path;
-	if (writer_submit(m->dirfd, name, buf, (size_t)n) == -1 ||
+	if (writer_submit(m->dirfd, files_base(m->status_path), buf,
+	        (size_t)n) == -1 ||
 	    (wait && writer_sync() == -1))
 		log_warn("write %s", m->status_path);
 	else

@@ -64,6 +64,33 @@ test_atomic_write_fails_cleanly(void **state)
 	assert_int_equal(count_entries(tmpdir), 0);
 }
 
+/* The temporaries of an atomic write are known by name, and only they. */
+static void
+test_atomic_temporary_names(void **state)
+{
+	char name[256], tmp[300];
+
+	assert_true(
+	    fnwm_atomic_temporary_of(".w.status.0123456789ab", "w.status"));
+	assert_false(
+	    fnwm_atomic_temporary_of(".w.status.0123456789AB", "w.status"));
+	assert_false(
+	    fnwm_atomic_temporary_of(".w.status.0123456789a", "w.status"));
+	assert_false(
+	    fnwm_atomic_temporary_of(".w.status.0123456789abc", "w.status"));
+	assert_false(
+	    fnwm_atomic_temporary_of(".w.status.0123456789ab", "w.stat"));
+	assert_false(
+	    fnwm_atomic_temporary_of("w.status.0123456789ab", "w.status"));
+	assert_false(
+	    fnwm_atomic_temporary_of(".x.status.0123456789ab", "w.status"));
+	/* A long name is cut to 200 characters in its temporary's. */
+	memset(name, 'n', 250);
+	name[250] = '\0';
+	snprintf(tmp, sizeof tmp, ".%.200s.0123456789ab", name);
+	assert_true(fnwm_atomic_temporary_of(tmp, name));
+}
+
 static void
 test_read_file_caps_size(void **state)
 {
@@ -118,6 +145,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_atomic_write_replaces_content_with_mode),
 		cmocka_unit_test(test_atomic_write_fails_cleanly),
+		cmocka_unit_test(test_atomic_temporary_names),
 		cmocka_unit_test(test_read_file_caps_size),
 		cmocka_unit_test(
 		    test_read_file_refuses_directories_and_missing),
